@@ -1,0 +1,79 @@
+"""Shared fixtures: every database test runs on SQLite and, when TEST_POSTGRES_URL is set (CI sets
+it), on PostgreSQL too. With WHISTLE_REQUIRE_POSTGRES=1 a missing server fails instead of skipping."""
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from sqlalchemy import text
+
+import engine.models  # noqa: F401  (tables)
+from engine.db import Base, make_engine, make_sessionmaker
+
+PG_URL = os.environ.get("TEST_POSTGRES_URL")
+REQUIRE_PG = os.environ.get("WHISTLE_REQUIRE_POSTGRES") == "1"
+
+
+def _import_all_models():
+    import importlib
+    for module in ("governance.models",):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError:
+            pass
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    if not PG_URL:
+        if REQUIRE_PG:
+            pytest.fail("TEST_POSTGRES_URL is not set but WHISTLE_REQUIRE_POSTGRES=1")
+        pytest.skip("PostgreSQL tests need TEST_POSTGRES_URL")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(PG_URL)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:  # server down
+        if REQUIRE_PG:
+            pytest.fail(f"PostgreSQL at {PG_URL} is not reachable: {exc}")
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    sep = "&" if "?" in PG_URL else "?"
+    yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def db_engine(db_url):
+    _import_all_models()
+    eng = make_engine(db_url)
+    Base.metadata.create_all(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session_factory(db_engine):
+    return make_sessionmaker(db_engine)
+
+
+@pytest.fixture
+def session(session_factory):
+    with session_factory() as s:
+        yield s
+
+
+@pytest.fixture
+def sqlite_factory(tmp_path):
+    """A SQLite-only database, for tests whose subject does not depend on the database kind."""
+    _import_all_models()
+    eng = make_engine(f"sqlite:///{tmp_path / 'only.db'}")
+    Base.metadata.create_all(eng)
+    yield make_sessionmaker(eng)
+    eng.dispose()

@@ -87,7 +87,7 @@ class LoadedVersion:
 
 
 class SpecCache:
-    """LoadedVersion per (deployment id, process id), least recently used first out."""
+    """LoadedVersion per (database, deployment id, process id), least recently used first out."""
 
     def __init__(self, size: int = 64):
         self.size = size
@@ -95,7 +95,7 @@ class SpecCache:
         self._lock = threading.Lock()
 
     def get(self, session, deployment_id: int, process_id: str) -> LoadedVersion:
-        key = (deployment_id, process_id)
+        key = (str(session.get_bind().url), deployment_id, process_id)  # ids are per database
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)

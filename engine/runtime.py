@@ -21,11 +21,11 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
-from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from . import clock, registry, serializer
@@ -36,7 +36,7 @@ from .models import AuditEvent, InboxTask, Instance, ProcessVersion, Timer
 from .parsing import LoadedVersion, spec_cache
 from .sandbox import ExpressionError, SandboxScriptEngine
 
-MAX_ENGINE_TASKS_PER_STEP = 2000
+MAX_ENGINE_TASKS_PER_STEP = 500
 MAX_STEP_SECONDS = 10.0
 ACTIVE = ("running", "waiting")
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -175,7 +175,12 @@ def _apply(wf: BpmnWorkflow, action: dict, step: _Step) -> dict:
         task.run()
         return {"data": changed or action["data"]}
     if kind == "message":
-        wf.send_event(BpmnEvent(MessageEventDefinition(action["name"]), payload=action.get("payload")))
+        event = BpmnEvent(MessageEventDefinition(action["name"]), payload=action.get("payload"),
+                          correlations=action.get("correlations") or {})
+        try:
+            wf.send_event(event)
+        except WorkflowException as exc:
+            raise Conflict(f"the instance is not waiting for message {action['name']!r}") from exc
         return {"message": action["name"], "payload": action.get("payload")}
     if kind == "timer":
         due = _timer_tasks(wf)
@@ -436,15 +441,13 @@ def complete(session: Session, task_uuid: str, data: dict, *, actor: str | None 
     return _perform(session, instance, wf, action, actor, now)
 
 
-def send_message(session: Session, instance_id: int, name: str, payload=None, *, actor: str | None = None,
-                 now: datetime | None = None) -> Instance:
+def send_message(session: Session, instance_id: int, name: str, payload=None, *, correlations: dict | None = None,
+                 actor: str | None = None, now: datetime | None = None) -> Instance:
+    """Deliver message `name` (with its payload and correlation keys) to a waiting instance."""
     instance = _active_instance(session, instance_id)
     wf = load_workflow(session, instance)
-    action = {"kind": "message", "name": name, "payload": payload}
-    try:
-        return _perform(session, instance, wf, action, actor, now)
-    except SpiffWorkflowException as exc:  # not waiting for that message
-        raise Conflict(str(exc)) from None
+    action = {"kind": "message", "name": name, "payload": payload, "correlations": correlations or {}}
+    return _perform(session, instance, wf, action, actor, now)
 
 
 def fire_timers(session: Session, instance_id: int, now: datetime | None = None) -> Instance:

@@ -327,11 +327,6 @@ def audit(session: Session, instance_id: int | None, action: str, *, actor=None,
         reason=reason, is_system=is_system))
 
 
-def _utc(value: datetime) -> datetime:
-    """Datetimes are stored in UTC (SQLite keeps no offset)."""
-    return value.astimezone(timezone.utc)
-
-
 # -- public API ----------------------------------------------------------------------------------
 
 def latest_version(session: Session, process_id: str) -> ProcessVersion:
@@ -455,14 +450,6 @@ def fire_timers(session: Session, instance_id: int, now: datetime | None = None)
     instance = _active_instance(session, instance_id)
     wf = load_workflow(session, instance)
     return _perform(session, instance, wf, {"kind": "timer"}, None, now)
-
-
-def due_timer_instances(session: Session, now: datetime, limit: int = 100) -> list[int]:
-    """Instances with a timer due at `now`; on PostgreSQL the rows are locked (SKIP LOCKED)."""
-    query = (select(Timer.instance_id).where(Timer.due_at <= _utc(now)).order_by(Timer.due_at).limit(limit))
-    if is_postgres(session):
-        query = query.with_for_update(skip_locked=True)
-    return list(dict.fromkeys(session.scalars(query)))
 
 
 def retry(session: Session, instance_id: int, *, actor: str | None = None, reason: str | None = None,

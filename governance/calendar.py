@@ -1,0 +1,144 @@
+"""Dates and deadlines in Asia/Shanghai.
+
+* Working days come from the `chinese-calendar` package, which knows the statutory holidays and
+  the make-up working days (调休) announced by the State Council. For a year the package does not
+  cover yet, Monday to Friday are taken as working days.
+* Completion deadlines (R10) count CALENDAR months: the same day of the month N months later,
+  clamped to the end of a shorter month, never more than one quarter (P3M).
+* The report deadline (R8) is seven calendar days after the task order.
+
+Every datetime handed out is timezone-aware; `iso()` renders it with the +08:00 offset.
+"""
+from __future__ import annotations
+
+import calendar as _stdcal
+import re
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import chinese_calendar
+
+TZ = ZoneInfo("Asia/Shanghai")
+OFFICE_CLOSE = time(18, 0)          # deadlines given as a date end at 18:00 local time
+REPORT_DAYS = 7                     # R8: report for duty within one week of the task order
+MAX_COMPLETION_MONTHS = 3           # R10: complete within one quarter
+
+_PERIOD = re.compile(r"^P(?:(?P<months>\d+)M|(?P<weeks>\d+)W|(?P<days>\d+)D)$")
+
+
+# -- conversions ---------------------------------------------------------------------------
+
+def to_local(dt: datetime) -> datetime:
+    """`dt` in Asia/Shanghai; a naive value is taken as UTC (how the database hands it back)."""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(TZ)
+
+
+def to_utc(dt: datetime) -> datetime:
+    """`dt` in UTC; a naive value is taken as UTC."""
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc)
+
+
+def iso(dt: datetime | None) -> str | None:
+    """ISO-8601 with the +08:00 offset, to the second (None stays None)."""
+    return None if dt is None else to_local(dt).isoformat(timespec="seconds")
+
+
+def parse_datetime(value, *, default_time: time = OFFICE_CLOSE) -> datetime:
+    """A timezone-aware datetime from a datetime, a date or an ISO-8601 string.
+
+    A date (or a date-only string) means `default_time` on that day in Asia/Shanghai; a naive
+    datetime or string without offset is taken as Asia/Shanghai local time.
+    """
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=TZ)
+    if isinstance(value, date):
+        return datetime.combine(value, default_time, tzinfo=TZ)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"not a date or datetime: {value!r}")
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    if len(text) == 10:
+        return datetime.combine(date.fromisoformat(text), default_time, tzinfo=TZ)
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=TZ)
+
+
+def local_date(dt: datetime) -> date:
+    return to_local(dt).date()
+
+
+# -- working days --------------------------------------------------------------------------
+
+def is_workday(day: date) -> bool:
+    """True on a Chinese working day (holidays off, make-up Saturdays/Sundays on)."""
+    try:
+        return chinese_calendar.is_workday(day)
+    except NotImplementedError:     # year not covered by the package yet
+        return day.weekday() < 5
+
+
+def add_working_days(day: date, n: int) -> date:
+    """The n-th working day after `day` (`day` itself is not counted; n=0 returns `day`)."""
+    if n < 0:
+        raise ValueError("n must not be negative")
+    if isinstance(day, datetime):
+        day = day.date()
+    current = day
+    while n > 0:
+        current += timedelta(days=1)
+        if is_workday(current):
+            n -= 1
+    return current
+
+
+def working_deadline(start: datetime, days: int, at: time = OFFICE_CLOSE) -> datetime:
+    """`days` working days after the local date of `start`, at `at` (18:00) Asia/Shanghai."""
+    return datetime.combine(add_working_days(local_date(start), days), at, tzinfo=TZ)
+
+
+# -- calendar months -----------------------------------------------------------------------
+
+def add_months(dt: datetime, months: int) -> datetime:
+    """Same local wall time and day of month `months` later, clamped to the month's last day."""
+    local = to_local(dt)
+    index = local.month - 1 + months
+    year, month = local.year + index // 12, index % 12 + 1
+    day = min(local.day, _stdcal.monthrange(year, month)[1])
+    return local.replace(year=year, month=month, day=day)
+
+
+def completion_due(dispatched_at: datetime, period: str = "P3M") -> datetime:
+    """R10: the completion deadline `period` after dispatch, on calendar months.
+
+    `period` is an ISO-8601 duration of months (P1M, P2M, P3M), weeks or days; anything
+    ending later than three calendar months after dispatch is refused.
+    """
+    match = _PERIOD.match((period or "").strip().upper())
+    if not match:
+        raise ValueError(f"unsupported completion period {period!r} (use P1M, P2M or P3M)")
+    start = to_local(dispatched_at)
+    if match["months"]:
+        due = add_months(start, int(match["months"]))
+    elif match["weeks"]:
+        due = start + timedelta(weeks=int(match["weeks"]))
+    else:
+        due = start + timedelta(days=int(match["days"]))
+    if due <= start:
+        raise ValueError(f"completion period {period!r} must be positive")
+    if due > add_months(start, MAX_COMPLETION_MONTHS):
+        raise ValueError(f"completion period {period!r} exceeds one quarter (R10: at most P3M)")
+    return due
+
+
+def report_due(dispatched_at: datetime) -> datetime:
+    """R8: seven calendar days after the task order."""
+    return to_local(dispatched_at) + timedelta(days=REPORT_DAYS)
+
+
+def quarter_start(year: int, quarter: int) -> date:
+    return date(year, 3 * (quarter - 1) + 1, 1)

@@ -1,0 +1,34 @@
+"""R5, R6, R8, R10, R13: issue the task order (任务单)."""
+from __future__ import annotations
+
+from engine.registry import HandlerContext, handler
+from governance.calendar import iso
+from governance.orders import issue_task_order, order_terms
+
+from ._common import actor_of, now_of, whistle_of
+
+
+@handler("dispatch.issue_order")
+def issue_order(level: str, lead_department_id: str, cooperating_department_ids=None,
+                completion_period: str = "P3M", ctx: HandlerContext = None) -> dict:
+    """→ {task_order_no, dispatched_at, report_due (+7 days, R8), complete_due (calendar months,
+    R10), involved_department_ids (lead first), and the order's level, lead_department_id and
+    cooperating_department_ids (deduplicated, lead removed)}."""
+    at = now_of(ctx)
+    whistle = whistle_of(ctx)
+    if whistle is None:
+        t = order_terms(ctx.session, level=level, lead_department_id=lead_department_id,
+                        cooperating_department_ids=cooperating_department_ids,
+                        completion_period=completion_period,
+                        district_id=(ctx.data or {}).get("district_id"), at=at)
+        order_no, lead, coop = t.order_no, t.lead_department_id, t.cooperating_department_ids
+        dispatched, report, complete = t.dispatched_at, t.report_due, t.complete_due
+    else:
+        o = issue_task_order(ctx.session, whistle, level=level, lead_department_id=lead_department_id,
+                             cooperating_department_ids=cooperating_department_ids or [],
+                             completion_period=completion_period or "P3M", at=at, actor=actor_of(ctx))
+        order_no, lead, coop = o.order_no, o.lead_department_id, list(o.cooperating_department_ids)
+        dispatched, report, complete = o.issued_at, o.report_due, o.complete_due
+    return {"task_order_no": order_no, "dispatched_at": iso(dispatched), "report_due": iso(report),
+            "complete_due": iso(complete), "involved_department_ids": [lead, *coop],
+            "level": level, "lead_department_id": lead, "cooperating_department_ids": coop}

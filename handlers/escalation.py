@@ -1,0 +1,19 @@
+"""R8/R10: a missed report or completion deadline is flagged and escalated."""
+from __future__ import annotations
+
+from engine.registry import HandlerContext, handler
+from governance.orders import OVERDUE_KINDS, OrderError, flag_overdue
+
+from ._common import now_of, whistle_of
+
+
+@handler("escalation.overdue")
+def overdue(kind: str, ctx: HandlerContext = None) -> dict:
+    """kind 'report' → {report_overdue: true}; 'complete' → {complete_overdue: true}. Notifies
+    the org department of the level and the community, once per whistle, order and kind."""
+    if kind not in OVERDUE_KINDS:
+        raise OrderError(f"kind must be one of {OVERDUE_KINDS}, not {kind!r}")
+    whistle = whistle_of(ctx)
+    if whistle is not None:
+        flag_overdue(ctx.session, whistle, kind, at=now_of(ctx))
+    return {f"{kind}_overdue": True}

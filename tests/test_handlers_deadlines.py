@@ -1,0 +1,76 @@
+"""deadline.next_joint_meeting (R3) and deadline.extend (R11)."""
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import select
+
+import handlers  # noqa: F401
+from engine.clock import frozen_at
+from engine.registry import HandlerContext, get_handler
+from governance import register
+from governance.calendar import TZ, iso
+from governance.demo import load_demo
+from governance.models import Extension, Notice
+
+NOW = datetime(2026, 9, 30, 10, 0, tzinfo=TZ)
+
+
+def make_ctx(session, data, now=NOW):
+    return HandlerContext(session=session, instance_id=1, process_id="whistle", task_id="t",
+                          now=now, data=dict(data), actor="tester")
+
+
+@pytest.fixture
+def whistle(session, monkeypatch):
+    monkeypatch.setattr(register, "_start_instance", lambda *a, **k: SimpleNamespace(id=None))
+    load_demo(session)
+    with frozen_at(NOW):
+        w = register.report_whistle(session, title="背街小巷环境脏乱", description="垃圾堆放", category="市容环境",
+                                    community_id="hs-jfl-sq1", location="九华路", reporter="李阿姨",
+                                    source="platform", actor="resident")
+    session.flush()
+    return w
+
+
+def test_r03_next_joint_meeting_handler(session, whistle):
+    out = get_handler("deadline.next_joint_meeting")(community_id="hs-jfl-sq1",
+                                                     ctx=make_ctx(session, {"whistle_id": whistle.id}))
+    assert out == {"joint_meeting_at": "2026-10-15T09:00:00+08:00"}
+    assert whistle.stage == "waiting_joint_meeting"
+    assert "2026-10-15" in register.public_timeline(session, whistle)[-1]["reply"]
+
+
+def test_r03_next_joint_meeting_without_register_row(session):
+    out = get_handler("deadline.next_joint_meeting")(community_id="any", ctx=make_ctx(session, {}))
+    assert out == {"joint_meeting_at": "2026-10-15T09:00:00+08:00"}
+
+
+def test_r11_extension_moves_completion_deadline(session, whistle):
+    get_handler("dispatch.issue_order")(level="district", lead_department_id="hs-cgj",
+                                        cooperating_department_ids=[], completion_period="P1M",
+                                        ctx=make_ctx(session, {"whistle_id": whistle.id}))
+    assert iso(whistle.complete_due) == "2026-10-30T10:00:00+08:00"
+    extend = get_handler("deadline.extend")
+    later = NOW + timedelta(days=25)
+    out = extend(requested_due="2026-12-15", extension_reason="需协调多个产权单位",
+                 ctx=make_ctx(session, {"whistle_id": whistle.id}, later))
+    assert out == {"complete_due": "2026-12-15T18:00:00+08:00", "extension_count": 1}
+    assert iso(whistle.complete_due) == out["complete_due"] and whistle.extension_count == 1
+    row = session.scalars(select(Extension)).one()
+    assert iso(row.old_due) == "2026-10-30T10:00:00+08:00" and row.reason == "需协调多个产权单位"
+    assert row.agreed_by_community and row.approved
+    assert register.current_order(session, whistle).complete_due == whistle.complete_due
+    kinds = {(n.unit_id, n.kind) for n in session.scalars(select(Notice).where(Notice.kind == "extension"))}
+    assert kinds == {("hs-jfl-sq1", "extension"), ("hs-cgj", "extension")}
+    out = extend(requested_due="2027-01-15T12:00:00+08:00", ctx=make_ctx(session, {"whistle_id": whistle.id}, later))
+    assert out["extension_count"] == 2
+    with pytest.raises(ValueError):      # not later than the current deadline
+        extend(requested_due="2026-12-01", ctx=make_ctx(session, {"whistle_id": whistle.id}, later))
+
+
+def test_r11_extension_without_register_row(session):
+    out = get_handler("deadline.extend")(requested_due="2026-12-31T17:00:00+08:00",
+                                         ctx=make_ctx(session, {"complete_due": "2026-12-01T10:00:00+08:00",
+                                                                "extension_count": 1}))
+    assert out == {"complete_due": "2026-12-31T17:00:00+08:00", "extension_count": 2}

@@ -16,7 +16,7 @@ from functools import lru_cache
 from uuid import UUID
 
 import jsonschema
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -140,10 +140,11 @@ def _perform(session: Session, instance: Instance, wf: BpmnWorkflow, action: dic
         with clock.frozen_at(now), session.no_autoflush:
             detail = _apply(wf, action, step)
             live = step.engine_steps(wf)
-            _save(session, instance, wf, _Rows.of([] if wf.is_completed() else live, lv), before)
+            conn = session.connection()
+            _save(conn, instance, wf, _Rows.of([] if wf.is_completed() else live, lv), before)
             if step.ran:
                 detail["ran"] = step.ran
-            audit(session, instance.id, action["kind"], actor=actor, task=action.get("task"), detail=detail,
+            audit(conn, instance.id, action["kind"], actor=actor, task=action.get("task"), detail=detail,
                   is_system=action["kind"] == "timer")
         session.flush()
         savepoint.commit()
@@ -224,24 +225,32 @@ class _Rows:
         return cls(inbox, timers)
 
 
-def _save(session: Session, instance: Instance, wf: BpmnWorkflow, rows: _Rows, before: _Rows) -> None:
+# The hot path's statements, built once (parameters bound per execution).
+_INSTANCES, _INBOX, _TIMERS, _AUDIT = (Instance.__table__, InboxTask.__table__, Timer.__table__,
+                                       AuditEvent.__table__)
+_SAVE_STATE = update(_INSTANCES).where(_INSTANCES.c.id == bindparam("b_id"),
+                                       _INSTANCES.c.lock_version == bindparam("b_lock"))
+_DROP_INBOX = delete(_INBOX).where(_INBOX.c.id == bindparam("b_id"))
+_CHANGE_INBOX = update(_INBOX).where(_INBOX.c.id == bindparam("b_id"))
+_DROP_TIMER = delete(_TIMERS).where(_TIMERS.c.instance_id == bindparam("b_instance"),
+                                    _TIMERS.c.task_uuid == bindparam("b_task"), _TIMERS.c.due_at == bindparam("b_due"))
+_ADD_INBOX, _ADD_TIMER, _ADD_AUDIT = insert(_INBOX), insert(_TIMERS), insert(_AUDIT)
+
+
+def _save(conn, instance: Instance, wf: BpmnWorkflow, rows: _Rows, before: _Rows) -> None:
     """Write the new state with an optimistic version check (a Core UPDATE: the hot path)."""
     at = clock.now()
     completed = wf.is_completed()
     values = {"state": serializer.dumps(wf), "updated_at": at,
               "status": "completed" if completed else ("running" if rows.inbox else "waiting"),
-              "lock_version": instance.lock_version + 1}
-    if completed:
-        values["ended_at"] = at
-    table = Instance.__table__
-    result = session.connection().execute(
-        update(table).where(table.c.id == instance.id, table.c.lock_version == instance.lock_version).values(**values))
+              "lock_version": instance.lock_version + 1, "ended_at": at if completed else None}
+    result = conn.execute(_SAVE_STATE, {"b_id": instance.id, "b_lock": instance.lock_version, **values})
     if result.rowcount != 1:
         raise StaleDataError("instance changed concurrently")
     for key, value in values.items():
         set_committed_value(instance, key, value)
-    _sync_inbox(session, instance, rows.inbox, before.inbox)
-    _sync_timers(session, instance, rows.timers, before.timers)
+    _sync_inbox(conn, instance, rows.inbox, before.inbox)
+    _sync_timers(conn, instance, rows.timers, before.timers)
 
 
 def _task_row_values(task, lv: LoadedVersion) -> dict:
@@ -257,19 +266,18 @@ def _task_row_values(task, lv: LoadedVersion) -> dict:
             "form": meta.get("form"), "role": role, "unit_id": None if unit is None else str(unit), "due_at": due}
 
 
-def _sync_inbox(session, instance, wanted: dict, existing: dict) -> None:
+def _sync_inbox(conn, instance, wanted: dict, existing: dict) -> None:
     """Rewrite the instance's inbox rows to match its READY user tasks (assignees are kept)."""
-    table = InboxTask.__table__
-    for tid in existing:
-        if tid not in wanted:
-            session.connection().execute(delete(table).where(table.c.id == tid))
+    gone = [{"b_id": tid} for tid in existing if tid not in wanted]
+    if gone:
+        conn.execute(_DROP_INBOX, gone)
     new = [{"id": tid, "instance_id": instance.id, "process_id": instance.process_id, "created_at": clock.now(),
             "assignee": None, **values} for tid, values in wanted.items() if tid not in existing]
     if new:
-        session.connection().execute(insert(table), new)
+        conn.execute(_ADD_INBOX, new)
     for tid, values in wanted.items():
         if tid in existing and existing[tid] != values:
-            session.connection().execute(update(table).where(table.c.id == tid).values(**values))
+            conn.execute(_CHANGE_INBOX, {"b_id": tid, **values})
 
 
 def _timer_due(task) -> datetime | None:
@@ -291,16 +299,14 @@ def _timer_tasks(wf: BpmnWorkflow) -> list[tuple]:
             if (due := _timer_due(task)) is not None]
 
 
-def _sync_timers(session, instance, wanted: dict, existing: dict) -> None:
-    table = Timer.__table__
-    gone = [key for key in existing if key not in wanted]
-    for task_uuid, due in gone:
-        session.connection().execute(delete(table).where(table.c.instance_id == instance.id, table.c.task_uuid == task_uuid,
-                                            table.c.due_at == due))
+def _sync_timers(conn, instance, wanted: dict, existing: dict) -> None:
+    gone = [{"b_instance": instance.id, "b_task": tid, "b_due": due} for tid, due in existing if (tid, due) not in wanted]
+    if gone:
+        conn.execute(_DROP_TIMER, gone)
     new = [{"instance_id": instance.id, "task_uuid": tid, "task": task, "due_at": due}
            for (tid, due), task in wanted.items() if (tid, due) not in existing]
     if new:
-        session.connection().execute(insert(table), new)
+        conn.execute(_ADD_TIMER, new)
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -320,11 +326,12 @@ def _parse_instant(value) -> datetime | None:
         return None
 
 
-def audit(session: Session, instance_id: int | None, action: str, *, actor=None, task=None, detail=None,
+def audit(session_or_conn, instance_id: int | None, action: str, *, actor=None, task=None, detail=None,
           reason=None, is_system=False) -> None:
-    session.connection().execute(insert(AuditEvent.__table__).values(
-        instance_id=instance_id, at=clock.now(), actor=actor, action=action, task=task, detail=detail,
-        reason=reason, is_system=is_system))
+    """Append an audit event (in the caller's transaction)."""
+    conn = session_or_conn.connection() if isinstance(session_or_conn, Session) else session_or_conn
+    conn.execute(_ADD_AUDIT, {"instance_id": instance_id, "at": clock.now(), "actor": actor, "action": action,
+                              "task": task, "detail": detail, "reason": reason, "is_system": is_system})
 
 
 # -- public API ----------------------------------------------------------------------------------

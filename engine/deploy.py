@@ -370,10 +370,12 @@ def deploy(session: Session, files: dict[str, bytes], *, forms_dir: Path | None 
                             forms=checker.forms, task_meta=checker.task_meta, deployed_by=actor, note=note)
     session.add(deployment)
     versions = []
-    for pid, file in checker.processes.items():
-        current = session.scalar(select(func.max(ProcessVersion.version)).where(ProcessVersion.process_id == pid)) or 0
-        name = parse_xml(texts[file].encode()).getroot().find(f"bpmn:process[@id='{pid}']", NS).get("name")
-        versions.append(ProcessVersion(deployment=deployment, process_id=pid, version=current + 1, name=name))
+    with session.no_autoflush:
+        for pid, file in checker.processes.items():
+            current = session.scalar(select(func.max(ProcessVersion.version))
+                                     .where(ProcessVersion.process_id == pid)) or 0
+            name = parse_xml(texts[file].encode()).getroot().find(f"bpmn:process[@id='{pid}']", NS).get("name")
+            versions.append(ProcessVersion(deployment=deployment, process_id=pid, version=current + 1, name=name))
     session.add_all(versions)
     session.flush()
     return DeployResult(deployment, versions, created=True)

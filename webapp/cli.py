@@ -136,7 +136,14 @@ def worker(interval, once):
     factory = session_factory()
     click.echo(f"timer worker started (every {interval:g} s)")
     while True:
-        result = sweep(factory)
+        try:
+            result = sweep(factory)
+        except Exception as exc:  # database restarting, locked, …: log it and try again later
+            logging.getLogger("whistle.worker").exception("timer sweep failed: %s", exc)
+            if once:
+                sys.exit(1)
+            time.sleep(interval)
+            continue
         if result.fired:
             click.echo(f"{clock.now():%Y-%m-%d %H:%M:%S} fired timers of instances {result.fired}"
                        + (f"; incidents: {result.incidents}" if result.incidents else ""))

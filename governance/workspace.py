@@ -1,0 +1,509 @@
+"""An officer's workspace: the inbox, completing tasks (with the register hooks of multi-instance
+tasks), the quarterly joint meeting for many whistles at once, reassignment, whistle visibility
+and search, the timeline. No Flask: the web layer and the JSON API both call these functions.
+
+`officer` is anything with `username`, `role` and `unit_id` (an `Officer` row or the web app's user).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import String, and_, cast, false, func, or_, select, true
+
+from engine import runtime
+from engine.clock import now as clock_now
+from engine.errors import EngineError, NotFound
+from engine.models import AuditEvent, Deployment, InboxTask, Instance
+
+from .calendar import parse_datetime
+from .consultations import record_consultation_answer
+from .directory import ancestor_of_kind, get_unit
+from .evaluations import record_evaluation
+from .models import Consultation, Officer, TaskOrder, Unit, Whistle, WhistleEvent
+from .register import record_event, record_reply
+
+SEE_ALL = ("admin", "city_org", "policy_staff")
+ORG_ROLES = ("district_org", "city_org")
+DUE_SOON = timedelta(days=2)
+
+
+class Forbidden(EngineError):
+    """The officer may not see or act on this."""
+    code = "forbidden"
+
+
+class WorkspaceError(EngineError):
+    """An action was refused for a reason the officer can fix (e.g. unknown assignee)."""
+    code = "bad_request"
+
+
+# -- tasks an officer may do ---------------------------------------------------------------------
+
+def _task_scope(officer):
+    """The SQL condition for the inbox rows `officer` may do (joined with Whistle)."""
+    if officer.role == "admin":
+        return true()
+    return and_(InboxTask.role == officer.role, InboxTask.unit_id == officer.unit_id)
+
+
+def _inbox_query(officer):
+    return (select(InboxTask, Whistle).outerjoin(Whistle, Whistle.instance_id == InboxTask.instance_id)
+            .where(_task_scope(officer)))
+
+
+def effective_due(task: InboxTask, whistle: Whistle | None, session=None) -> datetime | None:
+    """The task's deadline: its own `due_at`, else the register's deadline for that kind of task."""
+    if task.due_at is not None:
+        return task.due_at
+    if whistle is None:
+        return None
+    if task.task == "report_for_duty":
+        return whistle.report_due
+    if task.task in ("complete_matter", "cooperate"):
+        return whistle.complete_due
+    if task.task == "consultation_reply" and session is not None:
+        return session.scalar(select(func.max(Consultation.due_at)).where(
+            Consultation.whistle_id == whistle.id, Consultation.closed_at.is_(None)))
+    return None
+
+
+def deadline_state(due: datetime | None, now: datetime | None = None) -> str:
+    """'overdue' | 'soon' (within 2 days) | 'ok' | 'none'."""
+    if due is None:
+        return "none"
+    now = now or clock_now()
+    if due < now:
+        return "overdue"
+    if due - now <= DUE_SOON:
+        return "soon"
+    return "ok"
+
+
+@dataclass
+class TaskItem:
+    id: str
+    task: str
+    name: str | None
+    instance_id: int
+    whistle_id: int | None
+    whistle_no: str | None
+    title: str | None
+    category: str | None
+    community_id: str | None
+    role: str | None
+    unit_id: str | None
+    assignee: str | None
+    due_at: datetime | None
+    created_at: datetime
+    state: str
+
+    def as_dict(self) -> dict:
+        from .calendar import iso
+        return {"id": self.id, "task": self.task, "name": self.name, "instance_id": self.instance_id,
+                "whistle_id": self.whistle_id, "whistle_no": self.whistle_no, "title": self.title,
+                "category": self.category, "role": self.role, "unit_id": self.unit_id,
+                "assignee": self.assignee, "due_at": iso(self.due_at), "created_at": iso(self.created_at),
+                "deadline_state": self.state}
+
+
+def _item(session, task: InboxTask, whistle: Whistle | None, now: datetime) -> TaskItem:
+    due = effective_due(task, whistle, session)
+    return TaskItem(id=task.id, task=task.task, name=task.name, instance_id=task.instance_id,
+                    whistle_id=whistle.id if whistle else None, whistle_no=whistle.whistle_no if whistle else None,
+                    title=whistle.title if whistle else None, category=whistle.category if whistle else None,
+                    community_id=whistle.community_id if whistle else None, role=task.role,
+                    unit_id=task.unit_id, assignee=task.assignee, due_at=due, created_at=task.created_at,
+                    state=deadline_state(due, now))
+
+
+@dataclass
+class InboxPage:
+    items: list[TaskItem]
+    total: int            # after filters
+    page: int
+    pages: int
+    counts: dict          # all my tasks: total, overdue, soon, by_task {task: (name, n)}
+
+
+def inbox(session, officer, *, task: str | None = None, category: str | None = None,
+          overdue: bool = False, mine: bool = False, order: str = "newest", page: int = 1,
+          per_page: int = 20, now: datetime | None = None) -> InboxPage:
+    """The ready tasks `officer` may do, filtered, sorted (newest first or by due date), paged."""
+    now = now or clock_now()
+    rows = session.execute(_inbox_query(officer).order_by(InboxTask.created_at.desc(), InboxTask.id)).all()
+    every = [_item(session, t, w, now) for t, w in rows]
+    by_task: dict[str, list] = {}
+    for it in every:
+        entry = by_task.setdefault(it.task, [it.name or it.task, 0])
+        entry[1] += 1
+    counts = {"total": len(every), "overdue": sum(1 for i in every if i.state == "overdue"),
+              "soon": sum(1 for i in every if i.state == "soon"),
+              "by_task": {k: tuple(v) for k, v in sorted(by_task.items())}}
+    items = every
+    if task:
+        items = [i for i in items if i.task == task]
+    if category:
+        items = [i for i in items if i.category == category]
+    if overdue:
+        items = [i for i in items if i.state == "overdue"]
+    if mine:
+        items = [i for i in items if i.assignee == officer.username]
+    if order == "due":
+        far = datetime.max.replace(tzinfo=now.tzinfo)
+        items = sorted(items, key=lambda i: (i.due_at is None, i.due_at or far, i.created_at))
+    per_page = max(1, min(int(per_page), 200))
+    pages = max(1, -(-len(items) // per_page))
+    page = max(1, min(int(page), pages))
+    return InboxPage(items[(page - 1) * per_page: page * per_page], len(items), page, pages, counts)
+
+
+def task_for(session, officer, task_id: str) -> tuple[InboxTask, Whistle | None]:
+    """The ready task `task_id` if `officer` may do it: TaskNotReady when it is gone,
+    Forbidden when it belongs to someone else."""
+    runtime.get_ready_task(session, task_id)   # raises TaskNotReady
+    row = session.execute(select(InboxTask, Whistle).outerjoin(Whistle, Whistle.instance_id == InboxTask.instance_id)
+                          .where(InboxTask.id == task_id)).first()
+    if row is None:
+        runtime.get_ready_task(session, task_id)
+    task, whistle = row
+    allowed = session.execute(_inbox_query(officer).where(InboxTask.id == task_id)).first()
+    if allowed is None:
+        raise Forbidden("this task belongs to another unit")
+    return task, whistle
+
+
+def task_item(session, task: InboxTask, whistle: Whistle | None) -> TaskItem:
+    return _item(session, task, whistle, clock_now())
+
+
+def task_form(session, task: InboxTask) -> dict | None:
+    instance = session.get(Instance, task.instance_id)
+    return runtime.form_schema(session, instance, task.form)
+
+
+def task_values(session, task: InboxTask, schema: dict | None = None) -> dict:
+    """The task's own data limited to its form's fields (what the form shows as current values)."""
+    instance = session.get(Instance, task.instance_id)
+    data = runtime.task_data(session, instance, task.id)
+    if schema is None:
+        return {}
+    return {k: data[k] for k in (schema.get("properties") or {}) if k in data}
+
+
+def task_context(session, task: InboxTask) -> dict:
+    """Facts of a multi-instance task taken from its own data (which department it is about)."""
+    instance = session.get(Instance, task.instance_id)
+    data = runtime.task_data(session, instance, task.id)
+    keys = ("department_id", "cooperating_department_id", "lead_department_id", "consultation_due",
+            "report_due", "complete_due", "report_overdue", "complete_overdue", "joint_meeting_at",
+            "task_order_no", "level")
+    return {k: data[k] for k in keys if data.get(k) not in (None, "", [])}
+
+
+def next_tasks(session, instance_id: int) -> list[dict]:
+    from .calendar import iso
+    rows = session.scalars(select(InboxTask).where(InboxTask.instance_id == instance_id)
+                           .order_by(InboxTask.created_at, InboxTask.id))
+    return [{"id": t.id, "task": t.task, "name": t.name, "role": t.role, "unit_id": t.unit_id,
+             "due_at": iso(t.due_at)} for t in rows]
+
+
+# -- completing ------------------------------------------------------------------------------------
+
+def _hooks(session, officer, task: InboxTask, whistle: Whistle | None, context: dict, data: dict) -> None:
+    """Record in the register what a multi-instance task keeps only in its own data."""
+    if whistle is None:
+        return
+    dept = context.get("department_id") or context.get("cooperating_department_id") or officer.unit_id
+    if task.task == "consultation_reply":
+        record_consultation_answer(session, whistle.id, dept, data.get("answer"), data.get("reason"),
+                                   data.get("suggested_unit_id"))
+    elif task.task == "evaluate_department":
+        record_evaluation(session, whistle, department_id=dept, grade=data["grade"],
+                          timeliness=data["timeliness"], plan=data["plan"], result=data["result"],
+                          attitude=data["attitude"], opinion=data.get("opinion"), actor=officer.username)
+    elif task.task == "cooperate":
+        from .directory import unit_name
+        record_event(session, whistle, "cooperate", actor=officer.username,
+                     text=f"{unit_name(session, dept)}配合办理：{data.get('contribution', '')}")
+
+
+def complete_task(session, officer, task_id: str, data: dict) -> Instance:
+    """Complete a task `officer` may do, in the caller's transaction: the engine step plus the
+    register hooks; any error leaves nothing done once the caller rolls back."""
+    task, whistle = task_for(session, officer, task_id)
+    context = task_context(session, task)
+    instance = runtime.complete(session, task_id, data, actor=officer.username)
+    if instance.status == "incident":
+        return instance
+    _hooks(session, officer, task, whistle, context, data)
+    reply = data.get("reply") if isinstance(data, dict) else None
+    if whistle is not None and isinstance(reply, str) and reply.strip() and not _reply_logged(session, whistle, reply):
+        record_reply(session, whistle, reply, actor=officer.username)
+    session.flush()
+    return instance
+
+
+def _reply_logged(session, whistle: Whistle, reply: str) -> bool:
+    """A handler may already have logged this reply in the step (case.update with reply)."""
+    session.flush()
+    recent = session.scalars(select(WhistleEvent.reply).where(WhistleEvent.whistle_id == whistle.id)
+                             .order_by(WhistleEvent.id.desc()).limit(5)).all()
+    return reply.strip() in [r.strip() for r in recent if r]
+
+
+def joint_meeting_tasks(session, officer) -> list[TaskItem]:
+    """The community's waiting `joint_meeting` tasks (R3), oldest first."""
+    rows = session.execute(_inbox_query(officer).where(InboxTask.task == "joint_meeting")
+                           .order_by(InboxTask.created_at, InboxTask.id)).all()
+    now = clock_now()
+    return [_item(session, t, w, now) for t, w in rows]
+
+
+def record_joint_meeting(session, officer, task_ids: list[str], data: dict) -> list[Instance]:
+    """R3: one meeting's decision and minutes applied to each chosen `joint_meeting` task, each its
+    own engine completion, all in the caller's transaction (all or nothing)."""
+    if not task_ids:
+        raise WorkspaceError("no whistle chosen")
+    done = []
+    for task_id in dict.fromkeys(task_ids):
+        task, _ = task_for(session, officer, task_id)
+        if task.task != "joint_meeting":
+            raise WorkspaceError(f"task {task_id} is not a joint meeting task")
+        done.append(complete_task(session, officer, task_id, dict(data)))
+    return done
+
+
+# -- reassignment ---------------------------------------------------------------------------------
+
+def _within(session, unit_id: str | None, ancestor_id: str | None) -> bool:
+    unit, seen = get_unit(session, unit_id), set()
+    while unit is not None and unit.id not in seen:
+        if unit.id == ancestor_id:
+            return True
+        seen.add(unit.id)
+        unit = get_unit(session, unit.parent_id)
+    return False
+
+
+def assignable_officers(session, officer, task: InboxTask, whistle: Whistle | None = None) -> list[Officer]:
+    """Officers who may be given `task`: the task's role in the task's unit (or, for a task
+    without unit, the acting officer's unit)."""
+    unit_id = task.unit_id or (officer.unit_id if officer.role == task.role else None)
+    if unit_id is None and whistle is not None and task.role == "district_org":
+        unit_id = whistle.district_id
+    stmt = select(Officer).where(Officer.active.is_(True), Officer.role == task.role)
+    stmt = stmt.where(Officer.unit_id == unit_id) if unit_id else stmt.where(false())
+    return list(session.scalars(stmt.order_by(Officer.username)))
+
+
+def can_reassign(session, officer, task: InboxTask, whistle: Whistle | None) -> bool:
+    if officer.role == "admin":
+        return True
+    if session.execute(_inbox_query(officer).where(InboxTask.id == task.id)).first() is not None:
+        return True
+    if officer.role in ORG_ROLES and task.unit_id:
+        return officer.role == "city_org" or _within(session, task.unit_id, officer.unit_id)
+    return False
+
+
+def reassign(session, officer, task_id: str, username: str | None) -> InboxTask:
+    """Give a ready task to one officer of its unit (None/'' clears it); audited."""
+    runtime.get_ready_task(session, task_id)
+    task = session.get(InboxTask, task_id)
+    whistle = session.scalar(select(Whistle).where(Whistle.instance_id == task.instance_id))
+    if not can_reassign(session, officer, task, whistle):
+        raise Forbidden("this task belongs to another unit")
+    username = (username or "").strip() or None
+    if username is not None and username not in {o.username for o in assignable_officers(session, officer, task, whistle)}:
+        raise WorkspaceError(f"{username} is not an officer of the task's unit")
+    before = task.assignee
+    task.assignee = username
+    runtime.audit(session, task.instance_id, "reassign", actor=officer.username, task=task.task,
+                  detail={"task_uuid": task.id, "from": before, "to": username})
+    session.flush()
+    return task
+
+
+# -- whistles an officer may see -------------------------------------------------------------------
+
+def _whistle_scope(officer):
+    role, unit = officer.role, officer.unit_id
+    if role in SEE_ALL:
+        return true()
+    if role in ("community", "grid_worker"):
+        return Whistle.community_id == unit
+    if role == "street":
+        return Whistle.street_id == unit
+    if role == "district_org":
+        return Whistle.district_id == unit
+    if role == "department":
+        consulted = select(Consultation.id).where(Consultation.whistle_id == Whistle.id,
+                                                  Consultation.department_id == unit).exists()
+        ordered = select(TaskOrder.id).where(TaskOrder.whistle_id == Whistle.id, or_(
+            TaskOrder.lead_department_id == unit,
+            cast(TaskOrder.cooperating_department_ids, String).like(f'%"{unit}"%'))).exists()
+        tasked = select(InboxTask.id).where(InboxTask.instance_id == Whistle.instance_id,
+                                            InboxTask.role == "department", InboxTask.unit_id == unit).exists()
+        return or_(Whistle.lead_department_id == unit,
+                   cast(Whistle.cooperating_department_ids, String).like(f'%"{unit}"%'),
+                   consulted, ordered, tasked)
+    return false()
+
+
+def can_see_whistle(session, officer, whistle: Whistle) -> bool:
+    return session.scalar(select(Whistle.id).where(Whistle.id == whistle.id, _whistle_scope(officer))) is not None
+
+
+def visible_whistle(session, officer, key) -> Whistle:
+    """The whistle `key` (id or number) if `officer` may see it; NotFound / Forbidden otherwise."""
+    from .register import get_whistle
+    whistle = get_whistle(session, key)
+    if whistle is None:
+        raise NotFound(f"whistle {key} does not exist")
+    if not can_see_whistle(session, officer, whistle):
+        raise Forbidden("this whistle is not visible to your unit")
+    return whistle
+
+
+@dataclass
+class SearchPage:
+    items: list[Whistle]
+    total: int
+    page: int
+    pages: int
+
+
+def search_whistles(session, officer, *, q: str | None = None, category: str | None = None,
+                    stage: str | None = None, date_from=None, date_to=None, page: int = 1,
+                    per_page: int = 20) -> SearchPage:
+    """Whistles visible to `officer` by number or words (title, description, location), category,
+    stage and report date (local dates, inclusive), newest first."""
+    stmt = select(Whistle).where(_whistle_scope(officer))
+    q = (q or "").strip()
+    if q:
+        like = f"%{q.replace('%', '').replace('_', '')}%"
+        stmt = stmt.where(or_(Whistle.whistle_no == q, Whistle.whistle_no.ilike(like), Whistle.title.ilike(like),
+                              Whistle.description.ilike(like), Whistle.location.ilike(like)))
+    if category:
+        stmt = stmt.where(Whistle.category == category)
+    if stage:
+        stmt = stmt.where(Whistle.stage == stage)
+    if date_from:
+        stmt = stmt.where(Whistle.created_at >= parse_datetime(str(date_from), default_time=datetime.min.time()))
+    if date_to:
+        end = parse_datetime(str(date_to), default_time=datetime.min.time()) + timedelta(days=1)
+        stmt = stmt.where(Whistle.created_at < end)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
+    per_page = max(1, min(int(per_page), 200))
+    pages = max(1, -(-total // per_page))
+    page = max(1, min(int(page), pages))
+    items = list(session.scalars(stmt.order_by(Whistle.id.desc()).limit(per_page).offset((page - 1) * per_page)))
+    return SearchPage(items, total, page, pages)
+
+
+# -- the whistle page ------------------------------------------------------------------------------
+
+def timeline(session, whistle: Whistle) -> list[dict]:
+    """Register events and engine audit events of the whistle's instance, oldest first:
+    {at, source: register|engine, kind, actor, stage, task, text, reply, detail}."""
+    out = [{"at": e.at, "source": "register", "kind": e.kind, "actor": e.actor, "stage": e.stage,
+            "task": None, "text": e.text, "reply": e.reply, "detail": None, "order": (0, e.id)}
+           for e in session.scalars(select(WhistleEvent).where(WhistleEvent.whistle_id == whistle.id))]
+    if whistle.instance_id:
+        names = _task_names(session, whistle.instance_id)
+        for a in session.scalars(select(AuditEvent).where(AuditEvent.instance_id == whistle.instance_id)):
+            out.append({"at": a.at, "source": "engine", "kind": a.action, "actor": a.actor, "stage": None,
+                        "task": names.get(a.task, a.task), "text": a.reason, "reply": None, "detail": a.detail,
+                        "order": (1, a.id)})
+    out.sort(key=lambda e: (e["at"], e["order"]))
+    for e in out:
+        e.pop("order")
+    return out
+
+
+def _task_names(session, instance_id: int) -> dict[str, str]:
+    """BPMN task id -> its label, from the instance's deployment."""
+    instance = session.get(Instance, instance_id)
+    deployment = session.get(Deployment, instance.deployment_id) if instance else None
+    names: dict[str, str] = {}
+    for tasks in ((deployment.task_meta or {}).values() if deployment else []):
+        for task_id, meta in tasks.items():
+            if meta.get("name"):
+                names.setdefault(task_id, meta["name"])
+    return names
+
+
+def involved_departments(session, whistle: Whistle) -> list[dict]:
+    """[{id, name, role: lead|cooperating|consulted}] of the whistle."""
+    out: dict[str, dict] = {}
+
+    def add(unit_id, role):
+        if unit_id and unit_id not in out:
+            unit = session.get(Unit, unit_id)
+            out[unit_id] = {"id": unit_id, "name": unit.name if unit else unit_id, "role": role}
+
+    add(whistle.lead_department_id, "lead")
+    for d in whistle.cooperating_department_ids or []:
+        add(d, "cooperating")
+    for c in session.scalars(select(Consultation).where(Consultation.whistle_id == whistle.id).order_by(Consultation.id)):
+        add(c.department_id, "consulted")
+    return list(out.values())
+
+
+def diagrams(session, whistle: Whistle) -> list[dict]:
+    """The deployed BPMN files that show the whistle's position: [{name, process_id, xml,
+    active: [task ids ready there]}]; the main process first."""
+    if not whistle.instance_id:
+        return []
+    instance = session.get(Instance, whistle.instance_id)
+    if instance is None:
+        return []
+    deployment = session.get(Deployment, instance.deployment_id)
+    files = {**(deployment.dependencies or {}), **(deployment.files or {})}
+    meta = deployment.task_meta or {}
+    ready = [t.task for t in session.scalars(select(InboxTask).where(InboxTask.instance_id == instance.id))]
+
+    def file_of(process_id):
+        for name, text in files.items():
+            if name.endswith(".bpmn") and isinstance(text, str) and f'id="{process_id}"' in text \
+                    and "<bpmn:process" in text:
+                return name
+        return None
+
+    wanted: dict[str, list[str]] = {}
+    main = file_of(instance.process_id)
+    if main:
+        wanted[main] = []
+    for task_id in ready:
+        owners = [p for p, tasks in meta.items() if task_id in tasks]
+        owner = instance.process_id if instance.process_id in owners else (owners[0] if owners else None)
+        name = file_of(owner) if owner else None
+        if name:
+            wanted.setdefault(name, [])
+            if task_id not in wanted[name]:
+                wanted[name].append(task_id)
+    return [{"name": name, "xml": files[name], "active": active} for name, active in wanted.items()]
+
+
+def community_of(session, unit_id: str | None) -> Unit | None:
+    return ancestor_of_kind(session, unit_id, "community")
+
+
+INTAKE_ROLES = ("grid_worker", "community", "street", "district_org", "city_org", "admin")
+
+
+def intake_communities(session, officer) -> list[Unit]:
+    """The communities `officer` may report a whistle to (R1): a grid worker or community its own,
+    a street its communities, a district's org department the district's, the city all."""
+    from .directory import units as all_units
+    role, unit = officer.role, officer.unit_id
+    if role not in INTAKE_ROLES:
+        return []
+    communities = all_units(session, "community")
+    if role in ("grid_worker", "community"):
+        return [c for c in communities if c.id == unit]
+    if role in ("street", "district_org"):
+        return [c for c in communities if _within(session, c.id, unit)]
+    return communities

@@ -1,0 +1,121 @@
+"""Support for HTTP and browser tests: a demo database, an app over it, a live server, and a
+driver that moves a whistle along the standard path through the engine."""
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+
+from sqlalchemy import select
+
+from engine import runtime
+from engine.db import Base, make_engine, make_sessionmaker, write_session
+from engine.deploy import deploy, read_folder
+from engine.models import InboxTask
+
+from .system import FORMS_DIR, PROCESSES_DIR, load_plugins
+
+DEMO_PASSWORD = "demo1234"
+
+# the data each task of the standard path (triage → street → dispatch → handling → evaluation) gets
+STANDARD = {
+    "triage": {"route": "street", "reply": "已上报街道协调。"},
+    "street_coordinate": {"outcome": "start_procedure", "result": "需要部门解决", "reply": "已启动程序。"},
+    "street_review": {"decision": "start_procedure", "opinion": "同意启动", "category": "交通出行", "urgency": 2,
+                      "complexity": 2, "lead_department_id": "hs-cgj", "cooperating_department_ids": ["hs-zjj"]},
+    "propose": {"decision": "consult", "lead_department_id": "hs-cgj", "cooperating_department_ids": ["hs-zjj"]},
+    "consultation_reply": {"answer": "accept"},
+    "confirm_dispatch": {"decision": "dispatch"},
+    "report_for_duty": {"visited_on": "2026-12-01", "leader_name": "王主任", "leader_phone": "13900000000",
+                        "contact_name": "李干事", "contact_phone": "0555-2345678", "work_plan": "两周内完成整改。"},
+    "cooperate": {"contribution": "配合完成。"},
+    "complete_matter": {"outcome": "completed", "result": "已办结", "reply": "问题已解决。"},
+    "satisfaction_survey": {"surveyed_on": "2026-12-20", "respondents": 10, "satisfied": 9,
+                            "basically_satisfied": 1, "dissatisfied": 0},
+}
+
+
+def prepare_database(url: str):
+    """Tables, the demo directory and officers, processes/ deployed; returns a session factory."""
+    load_plugins()
+    import governance.models  # noqa: F401
+    engine = make_engine(url)
+    Base.metadata.create_all(engine)
+    factory = make_sessionmaker(engine)
+    from governance.demo import load_demo
+    with write_session(factory) as session:
+        load_demo(session)
+        deploy(session, read_folder(PROCESSES_DIR), forms_dir=FORMS_DIR, actor="test")
+    return factory
+
+
+def make_app(url: str, tmp_path: Path, **config):
+    from . import create_app
+    settings = {"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "test-secret",
+                "UPLOAD_FOLDER": str(tmp_path / "uploads"), "LOGIN_RATE_LIMIT": "1000 per minute"}
+    settings.update(config)
+    return create_app(settings)
+
+
+def dispose(app) -> None:
+    app.extensions["sessions"].kw["bind"].dispose()
+
+
+def csrf_token(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    return match.group(1) if match else ""
+
+
+def login(client, username: str, password: str = DEMO_PASSWORD):
+    page = client.get("/login")
+    return client.post("/login", data={"username": username, "password": password,
+                                       "csrf_token": csrf_token(page.get_data(as_text=True))})
+
+
+def report(factory, *, title="公交站点设置不合理", category="交通出行", community_id="hs-jfl-sq1", actor="wg-hs-jfl-sq1"):
+    from governance.register import report_whistle
+    with write_session(factory) as session:
+        whistle = report_whistle(session, title=title, description="站点离小区太远", category=category,
+                                 community_id=community_id, location="花园路", reporter="居民",
+                                 source="patrol", actor=actor)
+        return whistle.id, whistle.instance_id, whistle.whistle_no
+
+
+def ready(factory, instance_id: int) -> list[InboxTask]:
+    with factory() as session:
+        return list(session.scalars(select(InboxTask).where(InboxTask.instance_id == instance_id)
+                                    .order_by(InboxTask.created_at, InboxTask.id)))
+
+
+def advance(factory, instance_id: int, until: str, data: dict | None = None, max_steps: int = 20) -> list[InboxTask]:
+    """Complete the instance's ready tasks with STANDARD data until a task `until` is ready."""
+    data = {**STANDARD, **(data or {})}
+    for _ in range(max_steps):
+        tasks = ready(factory, instance_id)
+        if any(t.task == until for t in tasks):
+            return tasks
+        if not tasks:
+            raise AssertionError(f"instance {instance_id} has no ready task before {until}")
+        task = tasks[0]
+        with write_session(factory) as session:
+            instance = runtime.complete(session, task.id, data[task.task], actor="test")
+            assert instance.status != "incident", instance.incident
+    raise AssertionError(f"{until} not reached")
+
+
+class LiveServer:
+    """The app served by werkzeug on 127.0.0.1 at a random port, in a thread."""
+
+    def __init__(self, app):
+        from werkzeug.serving import make_server
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.thread.join(timeout=5)

@@ -1,0 +1,83 @@
+"""A whistle: facts, deadlines, timeline, involved departments, the diagram, photos; search."""
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, abort, render_template, request, send_file
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from engine.clock import now
+from engine.errors import NotFound
+from engine.models import InboxTask
+from governance import workspace
+from governance.directory import CATEGORIES, unit_name
+from governance.register import STAGES, whistle_record
+
+from .. import uploads
+from ..db import db
+
+bp = Blueprint("whistles", __name__)
+
+
+def _visible(whistle_id):
+    try:
+        return workspace.visible_whistle(db(), current_user, whistle_id)
+    except NotFound:
+        abort(404)
+    except workspace.Forbidden:
+        abort(403)
+
+
+@bp.get("/whistles/<int:whistle_id>")
+@login_required
+def show(whistle_id):
+    session = db()
+    whistle = _visible(whistle_id)
+    record = whistle_record(session, whistle.id)
+    tasks = [workspace.task_item(session, t, whistle)
+             for t in session.scalars(select(InboxTask).where(InboxTask.instance_id == whistle.instance_id)
+                                      .order_by(InboxTask.created_at))] if whistle.instance_id else []
+    mine = {row.id for row in session.execute(workspace._inbox_query(current_user)
+                                              .where(InboxTask.instance_id == whistle.instance_id)).scalars()} \
+        if whistle.instance_id else set()
+    diagrams = workspace.diagrams(session, whistle)
+    return render_template("whistle.html", whistle=whistle, record=record, tasks=tasks, mine=mine,
+                           events=workspace.timeline(session, whistle), stages=STAGES,
+                           departments=workspace.involved_departments(session, whistle),
+                           diagrams=diagrams, json=json, now=now(),
+                           unit_name=lambda u: unit_name(session, u))
+
+
+@bp.get("/whistles/<int:whistle_id>/photos/<int:index>")
+@login_required
+def photo(whistle_id, index):
+    whistle = _visible(whistle_id)
+    items = whistle.attachments or []
+    if index >= len(items) or not isinstance(items[index], dict):
+        abort(404)
+    path = uploads.path_of(items[index])
+    if path is None:
+        abort(404)
+    return send_file(path, mimetype=items[index].get("content_type") or "application/octet-stream",
+                     download_name=items[index].get("name") or path.name, max_age=3600)
+
+
+@bp.get("/whistles")
+@login_required
+def search():
+    args = {k: (request.args.get(k) or "").strip() or None for k in ("q", "category", "stage", "date_from", "date_to")}
+    try:
+        page_no = max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        page_no = 1
+    for key in ("date_from", "date_to"):
+        value = args[key]
+        if value and not (len(value) == 10 and value[4] == "-" and value[7] == "-" and value.replace("-", "").isdigit()):
+            args[key] = None
+    if args["stage"] not in STAGES:
+        args["stage"] = None
+    page = workspace.search_whistles(db(), current_user, page=page_no, **args)
+    session = db()
+    return render_template("search.html", page=page, args=args, categories=CATEGORIES, stages=STAGES,
+                           unit_name=lambda u: unit_name(session, u))

@@ -237,12 +237,13 @@ _DROP_TIMER = delete(_TIMERS).where(_TIMERS.c.instance_id == bindparam("b_instan
 _ADD_INBOX, _ADD_TIMER, _ADD_AUDIT = insert(_INBOX), insert(_TIMERS), insert(_AUDIT)
 
 
-def _save(conn, instance: Instance, wf: BpmnWorkflow, rows: _Rows, before: _Rows) -> None:
-    """Write the new state with an optimistic version check (a Core UPDATE: the hot path)."""
+def _save(conn, instance: Instance, wf: BpmnWorkflow, rows: _Rows, before: _Rows, status: str | None = None) -> None:
+    """Write the new state with an optimistic version check (a Core UPDATE: the hot path).
+    `status` overrides the status the state implies (admin changes of a suspended instance)."""
     at = clock.now()
     completed = wf.is_completed()
     values = {"state": serializer.dumps(wf), "updated_at": at,
-              "status": "completed" if completed else ("running" if rows.inbox else "waiting"),
+              "status": status or ("completed" if completed else ("running" if rows.inbox else "waiting")),
               "lock_version": instance.lock_version + 1, "ended_at": at if completed else None}
     result = conn.execute(_SAVE_STATE, {"b_id": instance.id, "b_lock": instance.lock_version, **values})
     if result.rowcount != 1:
@@ -257,9 +258,10 @@ def _task_row_values(task, lv: LoadedVersion) -> dict:
     meta = lv.task_meta.get(task.workflow.spec.name, {}).get(task.task_spec.bpmn_id, {})
     data = task.data
     role = meta.get("role")
-    if role:
-        role = _PLACEHOLDER.sub(lambda m: str(data.get(m.group(1), m.group(0))), role)
     unit_key = meta.get("unit_key")
+    if role and "{" in role:  # a role template such as {level}_org: its unit follows the resolved role
+        role = _PLACEHOLDER.sub(lambda m: str(data.get(m.group(1), m.group(0))), role)
+        unit_key = unit_key or registry.known_roles().get(role)
     unit = data.get(unit_key) if unit_key else None
     due = _parse_instant(data.get(meta["due_key"])) if meta.get("due_key") else None
     return {"task": task.task_spec.bpmn_id, "name": meta.get("name") or task.task_spec.bpmn_name,

@@ -93,10 +93,16 @@ def record_consultation_answer(session, whistle_id: int, department_id: str, ans
     row = next((c for c in _current_round(session, whistle_id) if c.department_id == department_id), None)
     if row is None:
         raise ConsultationError(f"no consultation of {department_id} on whistle {whistle_id}")
-    if row.closed_at is not None:
-        raise ConsultationError("the consultation is closed")
     if answer == "object" and not (reason or "").strip() and not suggested_unit_id:
         raise ConsultationError("an objection needs a reason or a suggested unit")
+    if row.closed_at is not None:
+        # The last reply of a round closes it in the same engine step (consultation.close takes
+        # the answer code from the instance data, which carries no reason): complete that row.
+        if row.answer != answer or row.answered_at is None:
+            raise ConsultationError("the consultation is closed")
+        row.reason = row.reason or (reason or None)
+        row.suggested_unit_id = row.suggested_unit_id or (suggested_unit_id or None)
+        return row
     row.answer, row.reason = answer, (reason or None)
     row.suggested_unit_id = suggested_unit_id or None
     row.answered_at = at or now()

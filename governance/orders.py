@@ -96,11 +96,15 @@ def issue_task_order(session, whistle: Whistle, *, level: str, lead_department_i
 def flag_overdue(session, whistle: Whistle, kind: str, *, at: datetime | None = None) -> bool:
     """Flag the report (R8) or completion (R10) deadline as missed and notify the org
     department of the order's level and the community. Idempotent: returns False (and notifies
-    nobody) when this whistle's current order was already flagged for `kind`."""
+    nobody) when this whistle's current order was already flagged for `kind`, or when the
+    register's deadline of that kind has not passed at `at` (a stale timer)."""
     if kind not in OVERDUE_KINDS:
         raise OrderError(f"kind must be one of {OVERDUE_KINDS}, not {kind!r}")
     at = at or now()
     attr = f"{kind}_overdue"
+    due = whistle.report_due if kind == "report" else whistle.complete_due
+    if due is not None and at < due:
+        return False   # a timer armed for a deadline that has since moved (an extension, R11)
     order = current_order(session, whistle)
     already = getattr(order, attr) if order is not None else getattr(whistle, attr)
     setattr(whistle, attr, True)
@@ -110,7 +114,6 @@ def flag_overdue(session, whistle: Whistle, kind: str, *, at: datetime | None = 
         setattr(order, attr, True)
     level = whistle.level or "district"
     lead = unit_name(session, whistle.lead_department_id) if whistle.lead_department_id else "责任部门"
-    due = whistle.report_due if kind == "report" else whistle.complete_due
     what = "到社区报到" if kind == "report" else "办结"
     text = (f"【逾期】“{whistle.title}”（{whistle.whistle_no}）：{lead}未在 "
             f"{iso(due)[:10] if due else '期限'} 前{what}。")

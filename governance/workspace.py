@@ -230,17 +230,23 @@ def _hooks(session, officer, task: InboxTask, whistle: Whistle | None, context: 
 
 
 def complete_task(session, officer, task_id: str, data: dict) -> Instance:
-    """Complete a task `officer` may do, in the caller's transaction: the engine step plus the
-    register hooks; any error leaves nothing done once the caller rolls back."""
+    """Complete a task `officer` may do, in the caller's transaction: the register hooks, then the
+    engine step; any error leaves nothing done once the caller rolls back.
+
+    The hooks run first so that handlers of the same step (consultation.close, evaluation.record)
+    see what the officer answered. If the step ends in an incident, the answer stays recorded and
+    the engine continues from it on retry."""
     task, whistle = task_for(session, officer, task_id)
     context = task_context(session, task)
-    instance = runtime.complete(session, task_id, data, actor=officer.username)
-    if instance.status == "incident":
-        return instance
+    instance = session.get(Instance, task.instance_id)
+    runtime.validate_form(runtime.form_schema(session, instance, task.form), data)
+    stage_before = whistle.stage if whistle is not None else None
     _hooks(session, officer, task, whistle, context, data)
+    session.flush()
+    instance = runtime.complete(session, task_id, data, actor=officer.username)
     reply = data.get("reply") if isinstance(data, dict) else None
     if whistle is not None and isinstance(reply, str) and reply.strip() and not _reply_logged(session, whistle, reply):
-        record_reply(session, whistle, reply, actor=officer.username)
+        record_reply(session, whistle, reply, actor=officer.username, stage=stage_before)
     session.flush()
     return instance
 

@@ -5,6 +5,7 @@ import re
 
 from engine.registry import HandlerContext, handler
 from governance.calendar import iso
+from governance.consultations import normalise_ids
 from governance.models import LEVELS
 from governance.register import record_stage
 
@@ -29,14 +30,34 @@ def set_data(ctx: HandlerContext = None, **values) -> dict:
     return dict(values)
 
 
+@handler("case.involve")
+def involve(department_ids=None, ctx: HandlerContext = None) -> dict:
+    """R16: add departments to `involved_department_ids` (the departments the community
+    evaluates), each once, keeping the ones already there → {involved_department_ids}."""
+    already = normalise_ids((ctx.data or {}).get("involved_department_ids") if ctx else None)
+    return {"involved_department_ids": normalise_ids([*already, *normalise_ids(department_ids)])}
+
+
 @handler("case.update")
-def update(stage: str, reply: str | None = None, ctx: HandlerContext = None) -> dict:
-    """Move the register to `stage`, logging it with `reply` or the stage's standard reply."""
+def update(stage: str, reply: str | None = None, text: str | None = None, set_priority: str | None = None,
+           set_category: str | None = None, ctx: HandlerContext = None) -> dict:
+    """Move the register to `stage`, logging it with `reply` (or the stage's standard reply)
+    and `text`. A whistle already in `stage` is left alone unless a reply or text is given
+    (e.g. issuing a task order has already moved it to 'handling' with its own reply).
+    `set_priority` and `set_category` (the street's grading, R4) are copied to the register's
+    priority and category when given (a parameter id is an XML id: it cannot be 'priority',
+    the id of the decision task)."""
     if not isinstance(stage, str) or not _STAGE.match(stage):
         raise ValueError(f"invalid stage code {stage!r}")
     whistle = whistle_of(ctx)
     if whistle is not None:
-        record_stage(ctx.session, whistle, stage, actor=actor_of(ctx), reply=reply or None, at=now_of(ctx))
+        if set_priority:
+            whistle.priority = str(set_priority)
+        if set_category:
+            whistle.category = str(set_category)
+    if whistle is not None and (whistle.stage != stage or reply or text):
+        record_stage(ctx.session, whistle, stage, actor=actor_of(ctx), reply=reply or None,
+                     text=text or None, at=now_of(ctx))
     return {}
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from engine.registry import HandlerContext, handler
 from governance.calendar import iso
+from governance.consultations import normalise_ids
 from governance.orders import issue_task_order, order_terms
 
 from ._common import actor_of, now_of, whistle_of
@@ -12,8 +13,12 @@ from ._common import actor_of, now_of, whistle_of
 def issue_order(level: str, lead_department_id: str, cooperating_department_ids=None,
                 completion_period: str = "P3M", ctx: HandlerContext = None) -> dict:
     """→ {task_order_no, dispatched_at, report_due (+7 days, R8), complete_due (calendar months,
-    R10), involved_department_ids (lead first), and the order's level, lead_department_id and
-    cooperating_department_ids (deduplicated, lead removed)}."""
+    R10), involved_department_ids, and the order's level, lead_department_id and
+    cooperating_department_ids (deduplicated, lead removed)}.
+
+    `involved_department_ids` (the departments the community evaluates, R16) keeps the ones
+    already in the instance data (e.g. the district department of an order escalated to the
+    city, R6) and adds this order's lead and co-operators, each once."""
     at = now_of(ctx)
     whistle = whistle_of(ctx)
     if whistle is None:
@@ -30,5 +35,7 @@ def issue_order(level: str, lead_department_id: str, cooperating_department_ids=
         order_no, lead, coop = o.order_no, o.lead_department_id, list(o.cooperating_department_ids)
         dispatched, report, complete = o.issued_at, o.report_due, o.complete_due
     return {"task_order_no": order_no, "dispatched_at": iso(dispatched), "report_due": iso(report),
-            "complete_due": iso(complete), "involved_department_ids": [lead, *coop],
+            "complete_due": iso(complete),
+            "involved_department_ids": normalise_ids([*normalise_ids((ctx.data or {}).get("involved_department_ids")
+                                                                     if ctx else None), lead, *coop]),
             "level": level, "lead_department_id": lead, "cooperating_department_ids": coop}

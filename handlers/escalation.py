@@ -16,4 +16,5 @@ def overdue(kind: str, ctx: HandlerContext = None) -> dict:
     whistle = whistle_of(ctx)
     if whistle is not None:
         flag_overdue(ctx.session, whistle, kind, at=now_of(ctx))
+        return {f"{kind}_overdue": bool(getattr(whistle, f"{kind}_overdue"))}
     return {f"{kind}_overdue": True}

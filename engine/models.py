@@ -69,10 +69,16 @@ class ProcessVersion(Base):
 
 class Instance(Base):
     __tablename__ = "instances"
-    __table_args__ = (Index("ix_instances_status_process", "status", "process_id"),)
+    __table_args__ = (Index("ix_instances_status_process", "status", "process_id"),
+                      # admin listing, newest first and keyset-paged on id: by process, by status, by date
+                      Index("ix_instances_process_id_id", "process_id", "id"),
+                      Index("ix_instances_status_id", "status", "id"),
+                      Index("ix_instances_started_at", "started_at"),
+                      # counts per version and status (version list, overview) without reading rows
+                      Index("ix_instances_version_status", "process_version_id", "status"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    process_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"), index=True)
+    process_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"))  # indexed with status
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"))  # = version's; saves a join per step
     process_id: Mapped[str] = mapped_column(String(200))
     # running (user tasks ready) | waiting (timer/message only) | incident | suspended | completed | cancelled

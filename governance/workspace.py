@@ -52,6 +52,12 @@ def _inbox_query(officer):
             .where(_task_scope(officer)))
 
 
+def _listed_query(officer):
+    """The inbox as listed: tasks of suspended, failed or cancelled instances wait out of sight."""
+    return (_inbox_query(officer).join(Instance, Instance.id == InboxTask.instance_id)
+            .where(Instance.status.in_(runtime.ACTIVE)))
+
+
 def effective_due(task: InboxTask, whistle: Whistle | None, session=None) -> datetime | None:
     """The task's deadline: its own `due_at`, else the register's deadline for that kind of task."""
     if task.due_at is not None:
@@ -131,7 +137,7 @@ def inbox(session, officer, *, task: str | None = None, category: str | None = N
           per_page: int = 20, now: datetime | None = None) -> InboxPage:
     """The ready tasks `officer` may do, filtered, sorted (newest first or by due date), paged."""
     now = now or clock_now()
-    rows = session.execute(_inbox_query(officer).order_by(InboxTask.created_at.desc(), InboxTask.id)).all()
+    rows = session.execute(_listed_query(officer).order_by(InboxTask.created_at.desc(), InboxTask.id)).all()
     every = [_item(session, t, w, now) for t, w in rows]
     by_task: dict[str, list] = {}
     for it in every:
@@ -261,7 +267,7 @@ def _reply_logged(session, whistle: Whistle, reply: str) -> bool:
 
 def joint_meeting_tasks(session, officer) -> list[TaskItem]:
     """The community's waiting `joint_meeting` tasks (R3), oldest first."""
-    rows = session.execute(_inbox_query(officer).where(InboxTask.task == "joint_meeting")
+    rows = session.execute(_listed_query(officer).where(InboxTask.task == "joint_meeting")
                            .order_by(InboxTask.created_at, InboxTask.id)).all()
     now = clock_now()
     return [_item(session, t, w, now) for t, w in rows]

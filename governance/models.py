@@ -255,3 +255,7 @@ class JointMeetingDate(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     community_id: Mapped[str] = mapped_column(ForeignKey("units.id"), index=True)
     held_on: Mapped[date] = mapped_column(Date)
+
+
+# issue 6 tables (joint matters R14, annual assessment R17/R18) live in their own module
+from . import joint_assessment_models  # noqa: E402,F401

@@ -10,10 +10,19 @@ async function show(container) {
   try {
     await viewer.importXML(JSON.parse(source.textContent));
     const canvas = viewer.get("canvas");
-    canvas.zoom("fit-viewport");
     const registry = viewer.get("elementRegistry");
-    for (const id of active) {
-      if (registry.get(id)) canvas.addMarker(id, "wr-current");
+    // size the box to the drawing, then keep labels readable: a wide diagram is shown around the
+    // current task at a legible scale (pan and zoom show the rest)
+    const inner = canvas.viewbox().inner;
+    const readable = 0.8;
+    canvasEl.style.height = `${Math.round(Math.min(640, Math.max(280, inner.height * readable + 60)))}px`;
+    canvas.resized();
+    canvas.zoom("fit-viewport");
+    const current = active.map((id) => registry.get(id)).filter(Boolean);
+    for (const element of current) canvas.addMarker(element.id, "wr-current");
+    if (canvas.zoom() < 0.6 && current.length) {
+      canvas.zoom(readable);
+      canvas.scrollToElement(current[0], { top: 40, bottom: 40, left: 200, right: 200 });
     }
     container.dataset.rendered = "true";
   } catch (err) {

@@ -76,3 +76,9 @@ def test_bench_prints_the_measures(tmp_path):
     for key in ("persisted_steps_per_s", "raw_steps_per_s", "ratio", "p50_ms", "p95_ms", "bytes_per_instance"):
         assert result[key] > 0
     assert result["final_status"] == ["completed"] and result["steps"] == 3 * 12
+
+
+def test_commands_on_an_uninitialised_database_say_so(tmp_path):
+    proc = run(["deploy", str(ROOT / "processes")], tmp_path / "empty.db", check=False)
+    assert proc.returncode == 2
+    assert "whistle init" in proc.stderr and "Traceback" not in proc.stderr

@@ -48,7 +48,21 @@ def _deploy_path(factory, path: Path, actor: str | None) -> bool:
     return True
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Turns database trouble into one readable line instead of a traceback."""
+
+    def invoke(self, ctx):
+        from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+        try:
+            return super().invoke(ctx)
+        except (OperationalError, ProgrammingError) as exc:
+            _fail(f"database error on {database_url()}: {str(exc.orig).splitlines()[0]}\n"
+                  "(has `whistle init` been run on this database?)", code=2)
+        except DBAPIError as exc:
+            _fail(f"database error on {database_url()}: {str(exc.orig).splitlines()[0]}", code=2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log what happens.")
 def main(verbose: bool):
     """吹哨报到 (Whistle & Report) command line."""

@@ -1,0 +1,45 @@
+"""GET /api/v1/stats: the R20 figures of the dashboard, with the same filters, the same scope
+rule (district_org: its own district; city_org and admin: everything) and the same function
+(`webapp.views.reports.dashboard_figures`). Conventions of `webapp.api`: bearer token, errors as
+{"error": {"code", "message"}}."""
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify, request
+from flask_babel import gettext as _
+
+from governance.stats import StatsError
+
+from .api import ApiError, error_response
+from .auth import user_from_token
+from .db import db
+from .extensions import csrf
+from .views.reports import ScopeError, dashboard_figures
+
+bp = Blueprint("api_stats", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+
+@bp.errorhandler(ApiError)
+def _api_error(exc: ApiError):
+    return error_response(exc.status, exc.code, exc.message, exc.errors)
+
+
+@bp.before_request
+def _authenticate():
+    header = request.headers.get("Authorization", "")
+    token = header[7:].strip() if header[:7].lower() == "bearer " else ""
+    user = user_from_token(token) if token else None
+    if user is None:
+        raise ApiError(401, "unauthorized", _("请先登录（提供有效的访问令牌）。"))
+    g.api_user = user
+
+
+@bp.get("/stats")
+def get_stats():
+    try:
+        figures = dashboard_figures(db(), g.api_user, request.args)
+    except ScopeError:
+        raise ApiError(403, "forbidden", _("无权查看这些统计数据。")) from None
+    except StatsError as exc:
+        raise ApiError(422, "invalid", str(exc), [{"field": "", "message": str(exc)}]) from None
+    return jsonify(figures)

@@ -121,8 +121,10 @@ def start(process_id, data, actor):
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
-def serve(host, port, workers):
+@click.option("--workers", default=1, show_default=True, type=int,
+              help="gunicorn worker processes (more on PostgreSQL; export progress is per process)")
+@click.option("--threads", default=8, show_default=True, type=int, help="threads per worker")
+def serve(host, port, workers, threads):
     """Run the web application (gunicorn)."""
     from gunicorn.app.base import BaseApplication
 
@@ -132,7 +134,7 @@ def serve(host, port, workers):
         def load_config(self):
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
-            self.cfg.set("threads", 4)
+            self.cfg.set("threads", threads)
             self.cfg.set("accesslog", "-")
 
         def load(self):

@@ -362,7 +362,8 @@ def deploy(session: Session, files: dict[str, bytes], *, forms_dir: Path | None 
     checker, texts, dependencies, _parser = check(session, files, forms_dir)
     if checker.problems:
         raise DeployRefused(checker.problems)
-    digest = _content_hash(texts)
+    # forms belong to the version too: a changed form alone makes a new version
+    digest = _content_hash({**texts, **{f"forms/{k}": json.dumps(v, sort_keys=True) for k, v in checker.forms.items()}})
     latest = [_latest_version(session, pid) for pid in checker.processes]
     if latest and all(v is not None and v.deployment.content_hash == digest for v in latest):
         return DeployResult(latest[0].deployment, latest, created=False)

@@ -67,9 +67,14 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from . import api, auth
-    from .views import inbox, intake, notices, tasks, whistles
-    for bp in (auth.bp, inbox.bp, intake.bp, tasks.bp, whistles.bp, notices.bp, api.bp):
+    from . import api, api_admin, auth
+    from .views import admin, inbox, intake, notices, processes, tasks, whistles
+    for bp in (auth.bp, inbox.bp, intake.bp, tasks.bp, whistles.bp, notices.bp, api.bp, api_admin.bp,
+               processes.bp, admin.bp):
+        app.register_blueprint(bp)
+    from . import api_stats
+    from .views import assessment, joint, mechanisms, reports
+    for bp in (reports.bp, joint.bp, mechanisms.bp, assessment.bp, api_stats.bp):
         app.register_blueprint(bp)
 
 

@@ -108,7 +108,7 @@ SCHEMAS = {
 def document(server: str = "") -> dict:
     secured = [{"bearer": []}]
     task_id = {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"}}
-    return {
+    doc = {
         "openapi": "3.1.0",
         "info": {"title": "吹哨报到 (Whistle & Report) API", "version": "1.0.0",
                  "description": "Report whistles, read the register, do your unit's tasks. "
@@ -161,3 +161,10 @@ def document(server: str = "") -> dict:
                                       "content": {"application/json": {"schema": {"type": "object"}}}}}}},
         },
     }
+    from .openapi_admin import SCHEMAS as ADMIN_SCHEMAS, paths as admin_paths
+    doc["components"]["schemas"] = {**doc["components"]["schemas"], **ADMIN_SCHEMAS}
+    doc["paths"].update(admin_paths(secured))
+    from .openapi_stats import SCHEMAS as STATS_SCHEMAS, paths as stats_paths
+    doc["components"]["schemas"] = {**doc["components"]["schemas"], **STATS_SCHEMAS}
+    doc["paths"].update(stats_paths(secured))
+    return doc

@@ -1,0 +1,348 @@
+"""What the policy-staff and administrator pages and their API share: where processes/ and forms/
+live, the choices a diagram may use, checking and deploying uploaded diagrams (never a 500: every
+failure is a list of problems), reading the instance filters of a request, and the whistle facts
+that go with an instance row."""
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+import jsonschema
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import String, cast, or_, select
+
+from engine import registry
+from engine.deploy import check, deploy
+from engine.errors import DeployProblem, DeployRefused
+
+from .system import FORMS_DIR, PROCESSES_DIR
+
+PROCESS_FILE = re.compile(r"^[A-Za-z0-9_.\-]{1,100}\.(bpmn|dmn|xml)$")
+FORM_FILE = re.compile(r"^[A-Za-z0-9_\-]{1,80}\.json$")
+MAX_DIAGRAM_BYTES = 2 * 1024 * 1024
+STATUSES = ("running", "waiting", "incident", "suspended", "completed", "cancelled")
+STATUS_NAMES = {"running": _l("运行中"), "waiting": _l("等待中"), "incident": _l("故障"), "suspended": _l("已暂停"),
+                "completed": _l("已完成"), "cancelled": _l("已取消")}
+
+
+def forms_dir() -> Path:
+    return Path(current_app.config.get("FORMS_DIR") or FORMS_DIR)
+
+
+def processes_dir() -> Path:
+    return Path(current_app.config.get("PROCESSES_DIR") or PROCESSES_DIR)
+
+
+# -- choices -------------------------------------------------------------------------------------
+
+def form_files() -> list[dict]:
+    """[{name, title, valid}] of the forms in forms/."""
+    out = []
+    folder = forms_dir()
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        title, valid = None, True
+        try:
+            schema = json.loads(path.read_text(encoding="utf-8"))
+            title = schema.get("title") if isinstance(schema, dict) else None
+            jsonschema.validators.validator_for(schema).check_schema(schema)
+        except (ValueError, jsonschema.SchemaError, AttributeError):
+            valid = False
+        out.append({"name": path.name, "title": title, "valid": valid})
+    return out
+
+
+def choices() -> dict:
+    """Everything a diagram may name: forms, handlers and roles (with their default unit keys)."""
+    from .i18n import ROLE_NAMES
+    roles = registry.known_roles()
+    return {
+        "forms": form_files(),
+        "handlers": [{"id": name, "doc": _doc(registry.get_handler(name)),
+                      "parameters": _params(registry.get_handler(name))} for name in registry.handler_names()],
+        "roles": [{"id": role, "name": str(ROLE_NAMES.get(role, role)), "unit_key": key}
+                  for role, key in sorted(roles.items())],
+        "unit_keys": sorted({k for k in roles.values() if k} | {"lead_department_id"}),
+    }
+
+
+def _doc(fn) -> str:
+    doc = (getattr(fn, "__doc__", None) or "").strip()
+    return doc.splitlines()[0] if doc else ""
+
+
+def _params(fn) -> list[str]:
+    import inspect
+    try:
+        return [p for p in inspect.signature(fn).parameters if p not in ("ctx",)
+                and inspect.signature(fn).parameters[p].kind not in (inspect.Parameter.VAR_KEYWORD,
+                                                                     inspect.Parameter.VAR_POSITIONAL)]
+    except (TypeError, ValueError):
+        return []
+
+
+# -- check and deploy ----------------------------------------------------------------------------
+
+def problem_dicts(problems) -> list[dict]:
+    return [p.as_dict() if isinstance(p, DeployProblem) else dict(p) for p in problems]
+
+
+def vet_names(files: dict[str, bytes]) -> list[dict]:
+    problems = []
+    for name, content in files.items():
+        if not PROCESS_FILE.match(name or ""):
+            problems.append({"file": name, "element": None, "line": None,
+                             "message": "file name must be a plain name ending in .bpmn or .dmn "
+                                        "(letters, digits, _ . -)"})
+        elif len(content) > MAX_DIAGRAM_BYTES:
+            problems.append({"file": name, "element": None, "line": None,
+                             "message": f"file is larger than {MAX_DIAGRAM_BYTES // 1024} KiB"})
+    return problems
+
+
+def check_files(session, files: dict[str, bytes]) -> list[dict]:
+    """Problems of a deployment set ([] when it would deploy). Changes nothing."""
+    problems = vet_names(files)
+    if problems:
+        return problems
+    try:
+        checker, *_ = check(session, files, forms_dir())
+        return problem_dicts(checker.problems)
+    except Exception as exc:   # an unforeseen failure of the checker is still the file's problem
+        current_app.logger.warning("check failed: %r", exc)
+        return [{"file": None, "element": None, "line": None,
+                 "message": f"the diagram cannot be read: {exc.__class__.__name__}: {str(exc)[:300]}"}]
+
+
+def deploy_files(session, files: dict[str, bytes], *, actor: str, note: str | None = None):
+    """Deploy (in the caller's transaction); raises DeployRefused with the problems."""
+    problems = vet_names(files)
+    if problems:
+        raise DeployRefused([DeployProblem(**p) for p in problems])
+    try:
+        return deploy(session, files, forms_dir=forms_dir(), actor=actor, note=note)
+    except DeployRefused:
+        raise
+    except Exception as exc:
+        current_app.logger.warning("deploy failed: %r", exc)
+        raise DeployRefused([DeployProblem(message=f"the diagram cannot be deployed: {exc.__class__.__name__}: "
+                                                   f"{str(exc)[:300]}")]) from None
+
+
+def result_dict(result, prefer: str | None = None) -> dict:
+    """The deployment as JSON; `process_id`/`version` name the preferred (else the first) process."""
+    versions = [{"process_id": v.process_id, "version": v.version, "id": v.id, "name": v.name}
+                for v in result.versions]
+    first = next((v for v in versions if v["process_id"] == prefer), versions[0] if versions else {})
+    return {"process_id": first.get("process_id"), "version": first.get("version"),
+            "version_id": first.get("id"), "versions": versions, "deployment_id": result.deployment.id,
+            "created": result.created}
+
+
+def save_to_folder(files: dict[str, bytes]) -> list[str]:
+    """Write deployed files into processes/ (decision tables under decisions/) so the folder stays
+    the newest policy; returns the paths written."""
+    written = []
+    folder = processes_dir()
+    if not folder.is_dir():
+        return written
+    for name, content in files.items():
+        if not PROCESS_FILE.match(name):
+            continue
+        target = folder / name
+        if name.lower().endswith(".dmn") and not target.exists():
+            target = folder / "decisions" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+        written.append(str(target))
+    return written
+
+
+# -- instance filters ----------------------------------------------------------------------------
+
+class BadFilter(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+def _day(value: str, field: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise BadFilter(field, "请使用 YYYY-MM-DD 格式的日期。") from None
+
+
+def _int(value: str, field: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise BadFilter(field, "必须是整数。") from None
+
+
+def instance_filters(session, args) -> tuple[dict, dict]:
+    """(keyword arguments of engine.admin.list_instances, the cleaned filter values) from query args:
+    process, version, version_id, status, community, department, overdue, date_from, date_to, after, limit."""
+    from governance.calendar import TZ
+    from governance.models import Whistle
+
+    clean = {k: (args.get(k) or "").strip() for k in ("process", "version", "version_id", "status", "community",
+                                                       "department", "overdue", "date_from", "date_to", "after",
+                                                       "limit", "q")}
+    kw: dict = {}
+    if clean["process"]:
+        kw["process_id"] = clean["process"]
+    if clean["version"]:
+        kw["version"] = _int(clean["version"], "version")
+    if clean["version_id"]:
+        kw["version_id"] = _int(clean["version_id"], "version_id")
+    if clean["status"]:
+        statuses = [s for s in clean["status"].split(",") if s]
+        bad = [s for s in statuses if s not in STATUSES]
+        if bad:
+            raise BadFilter("status", "状态无效：" + ", ".join(bad))
+        kw["status"] = statuses
+    if clean["overdue"] in ("1", "true", "yes"):
+        kw["overdue"] = True
+    elif clean["overdue"] in ("0", "false", "no"):
+        kw["overdue"] = False
+    elif clean["overdue"]:
+        raise BadFilter("overdue", "只能是 1 或 0。")
+    if clean["date_from"]:
+        kw["started_from"] = datetime.combine(_day(clean["date_from"], "date_from"), time(0), TZ)
+    if clean["date_to"]:
+        kw["started_to"] = datetime.combine(_day(clean["date_to"], "date_to") + timedelta(days=1), time(0), TZ)
+    if clean["after"]:
+        kw["after_id"] = _int(clean["after"], "after")
+    kw["limit"] = min(max(_int(clean["limit"], "limit"), 1), 200) if clean["limit"] else 50
+    conditions = []
+    if clean["community"]:
+        unit = clean["community"]
+        conditions.append(or_(Whistle.community_id == unit, Whistle.street_id == unit, Whistle.district_id == unit))
+    if clean["department"]:
+        dept = clean["department"].replace("%", "").replace("_", r"\_").replace('"', "")
+        conditions.append(or_(Whistle.lead_department_id == clean["department"],
+                              cast(Whistle.cooperating_department_ids, String).like(f'%"{dept}"%', escape="\\")))
+    if clean["q"]:
+        conditions.append(or_(Whistle.whistle_no == clean["q"], Whistle.title.contains(clean["q"])))
+    if conditions:
+        kw["instance_ids"] = [i for i in session.scalars(select(Whistle.instance_id).where(*conditions)
+                                                          .where(Whistle.instance_id.is_not(None)).limit(10_000))]
+    return kw, clean
+
+
+def whistles_by_key(session, keys) -> dict:
+    from governance.models import Whistle
+    keys = [k for k in keys if k]
+    if not keys:
+        return {}
+    return {w.whistle_no: w for w in session.scalars(select(Whistle).where(Whistle.whistle_no.in_(keys)))}
+
+
+def jsonable(value):
+    """datetimes as ISO text, recursively."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (bytes, bytearray)):
+        return None
+    return value
+
+
+# -- administrators' actions -------------------------------------------------------------------
+
+ACTIONS = ("suspend", "resume", "cancel", "retry", "fire_timer", "reassign", "migrate", "edit_data")
+ACTION_NAMES = {"suspend": _l("暂停"), "resume": _l("恢复"), "cancel": _l("取消"), "retry": _l("重试"),
+                "fire_timer": _l("立即触发定时器"), "reassign": _l("改派任务"), "migrate": _l("迁移到新版本"),
+                "edit_data": _l("修改数据"), "bulk_migrate": _l("批量迁移")}
+
+
+class ActionInvalid(ValueError):
+    """The request names a missing or wrong value ({field: message})."""
+
+    def __init__(self, errors: dict):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def run_action(session, instance_id: int, action: str, body: dict, actor: str) -> dict:
+    """Apply one administrator action in the caller's transaction; returns a small result dict.
+    Raises ActionInvalid, or the engine's errors (ReasonRequired, MigrationRefused, Conflict, ...)."""
+    from engine import admin, runtime
+    from engine.models import Instance
+
+    reason = body.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        raise ActionInvalid({"reason": "请填写操作原因。"})
+    reason = reason.strip()[:2000]
+    if action == "suspend":
+        instance = admin.suspend(session, instance_id, reason=reason, actor=actor)
+    elif action == "resume":
+        instance = admin.resume(session, instance_id, reason=reason, actor=actor)
+    elif action == "cancel":
+        instance = admin.cancel(session, instance_id, reason=reason, actor=actor)
+    elif action == "retry":
+        instance = admin.retry(session, instance_id, reason=reason, actor=actor)
+    elif action == "fire_timer":
+        uuid = body.get("task_uuid")
+        if not isinstance(uuid, str) or not uuid:
+            raise ActionInvalid({"task_uuid": "请选择要触发的定时器。"})
+        instance = admin.fire_timer_now(session, instance_id, uuid, reason=reason, actor=actor)
+    elif action == "reassign":
+        task_id, assignee = body.get("task_id"), body.get("assignee") or None
+        if not isinstance(task_id, str) or not task_id:
+            raise ActionInvalid({"task_id": "请选择要改派的任务。"})
+        if assignee is not None and not isinstance(assignee, str):
+            raise ActionInvalid({"assignee": "请填写用户名。"})
+        if assignee:
+            from governance.officers import get_officer
+            officer = get_officer(session, assignee.strip())
+            if officer is None or not officer.active:
+                raise ActionInvalid({"assignee": "没有这个在职用户。"})
+            assignee = officer.username
+        row = admin.reassign(session, task_id, assignee, reason=reason, actor=actor)
+        if row.instance_id != instance_id:
+            raise ActionInvalid({"task_id": "该任务不属于这个流程实例。"})
+        instance = session.get(Instance, instance_id)
+    elif action == "migrate":
+        target = body.get("target_version_id")
+        if target in (None, ""):
+            current = session.get(Instance, instance_id)
+            if current is None:
+                from engine.errors import NotFound
+                raise NotFound(f"instance {instance_id} does not exist")
+            target = runtime.latest_version(session, current.process_id).id
+        try:
+            target = int(target)
+        except (TypeError, ValueError):
+            raise ActionInvalid({"target_version_id": "必须是版本编号（整数）。"}) from None
+        instance = admin.migrate(session, instance_id, target, reason=reason, actor=actor)
+    elif action == "edit_data":
+        changes, remove = body.get("changes") or {}, body.get("remove") or []
+        if isinstance(changes, str):
+            try:
+                changes = json.loads(changes) if changes.strip() else {}
+            except ValueError:
+                raise ActionInvalid({"changes": "不是有效的 JSON。"}) from None
+        if not isinstance(changes, dict):
+            raise ActionInvalid({"changes": "必须是 JSON 对象。"})
+        if isinstance(remove, str):
+            remove = [k.strip() for k in remove.split(",") if k.strip()]
+        if not isinstance(remove, list) or not all(isinstance(k, str) for k in remove):
+            raise ActionInvalid({"remove": "必须是数据键的列表。"})
+        result = admin.edit_data(session, instance_id, changes, reason=reason, actor=actor, remove=remove)
+        instance = session.get(Instance, instance_id)
+        return {"instance_id": instance_id, "action": action, "status": instance.status,
+                "version": instance.version.version, "changed": jsonable(result)}
+    else:
+        raise ActionInvalid({"action": "没有这个操作。"})
+    return {"instance_id": instance.id, "action": action, "status": instance.status,
+            "version": instance.version.version, "process_version_id": instance.process_version_id,
+            "incident": jsonable(instance.incident)}

@@ -1,6 +1,7 @@
 """Deploying diagrams: versions, identical redeploys, and refusals that store nothing."""
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -219,3 +220,18 @@ def test_third_party_diagrams_deploy_or_are_refused_readably(sqlite_factory, pat
         assert exc.problems and all(p.message and (p.file or p.element) for p in exc.problems)
         assert kit.deployments(sqlite_factory) == before
     assert time.perf_counter() - started < 10
+
+
+def test_a_changed_form_alone_makes_a_new_version(session_factory, tmp_path):
+    import shutil
+    forms = tmp_path / "forms"
+    shutil.copytree(kit.FORMS, forms)
+    with write_session(session_factory) as session:
+        first = deploy(session, kit.approval_files(), forms_dir=forms)
+    review = json.loads((forms / "review.json").read_text())
+    review["properties"]["note"]["maxLength"] = 50
+    (forms / "review.json").write_text(json.dumps(review))
+    with write_session(session_factory) as session:
+        second = deploy(session, kit.approval_files(), forms_dir=forms)
+        assert second.created and second.versions[0].version == first.versions[0].version + 1
+        assert second.deployment.forms["review.json"]["properties"]["note"]["maxLength"] == 50

@@ -21,7 +21,7 @@ from .consultations import record_consultation_answer
 from .directory import ancestor_of_kind, get_unit
 from .evaluations import record_evaluation
 from .models import Consultation, Officer, TaskOrder, Unit, Whistle, WhistleEvent
-from .register import record_event, record_reply
+from .register import record_event, record_reply, record_stage
 
 SEE_ALL = ("admin", "city_org", "policy_staff")
 ORG_ROLES = ("district_org", "city_org")
@@ -235,6 +235,20 @@ def _hooks(session, officer, task: InboxTask, whistle: Whistle | None, context: 
                      text=f"{unit_name(session, dept)}配合办理：{data.get('contribution', '')}")
 
 
+# Before dispatch no service task moves the register on; the task the whistle now waits for does.
+_EARLY_STAGES = {"triage": "triage", "resolve_locally": "local", "street_coordinate": "street",
+                 "joint_meeting": "joint_meeting", "street_review": "street_review"}
+
+
+def _follow_early_stage(session, whistle: Whistle | None, instance_id: int, actor: str) -> None:
+    if whistle is None or whistle.stage not in set(_EARLY_STAGES.values()) | {"waiting_joint_meeting"}:
+        return
+    waiting = session.scalars(select(InboxTask.task).where(InboxTask.instance_id == instance_id)).all()
+    stages = [_EARLY_STAGES[t] for t in waiting if t in _EARLY_STAGES]
+    if stages and stages[0] != whistle.stage:
+        record_stage(session, whistle, stages[0], actor=actor)
+
+
 def complete_task(session, officer, task_id: str, data: dict) -> Instance:
     """Complete a task `officer` may do, in the caller's transaction: the register hooks, then the
     engine step; any error leaves nothing done once the caller rolls back.
@@ -253,6 +267,7 @@ def complete_task(session, officer, task_id: str, data: dict) -> Instance:
     reply = data.get("reply") if isinstance(data, dict) else None
     if whistle is not None and isinstance(reply, str) and reply.strip() and not _reply_logged(session, whistle, reply):
         record_reply(session, whistle, reply, actor=officer.username, stage=stage_before)
+    _follow_early_stage(session, whistle, instance.id, officer.username)
     session.flush()
     return instance
 

@@ -47,6 +47,8 @@ def test_r02_daily_matter_coordinated_by_the_street(world):
     w = world.report("小区门口井盖松动", at=at, community_id="hs-jfl-sq2")
     world.act("sq-hs-jfl-sq2", "triage", {"route": "street", "reply": "已上报街道协调。"}, w, at=at + timedelta(hours=2))
     assert world.ready(w) == [("street_coordinate", "street", "hs-jfl")]
+    assert world.whistle(w).stage == "street"  # the register follows the procedure (R19 replies per stage)
+    assert "您反映的问题已上报街道协调解决。" in [e.reply for e in world.events(w)]
     world.act("jd-hs-jfl", "street_coordinate",
               {"outcome": "resolved", "result": "协调物业更换井盖", "reply": "街道已协调物业更换井盖。"},
               w, at=local(2026, 11, 5, 15))

@@ -4,7 +4,8 @@ Runs N lifecycles of benchdata/lifecycle.bpmn (11 user tasks, a gateway, a bound
 service tasks) through the engine on a scratch database of the configured kind (a file beside
 the SQLite database, or a scratch schema on PostgreSQL), and the same lifecycles in memory with
 the same serialisation (spec cached, not embedded): deserialise, complete, engine steps,
-serialise. A step = one user-task completion and the engine steps after it.
+serialise. A step = one user-task completion and the engine steps after it. The two sides run
+lifecycle by lifecycle in turn, so a busy machine slows both alike.
 """
 from __future__ import annotations
 
@@ -77,34 +78,45 @@ def _scratch_database(url: str):
         admin.dispose()
 
 
-def _persisted(url: str, lifecycles: int) -> dict:
-    engine = make_engine(url)
-    Base.metadata.create_all(engine)
-    factory = make_sessionmaker(engine)
-    with write_session(factory) as session:
-        deploy(session, read_folder(BENCH_DIR), forms_dir=BENCH_DIR / "forms", actor="bench")
-    latencies, finished = [], []
-    rounds: dict[str, int] = {}
-    for _ in range(lifecycles):
-        with write_session(factory) as session:
+class _Persisted:
+    """Lifecycles through the engine on a database: one transaction per step, as in production."""
+
+    def __init__(self, url: str):
+        self.engine = make_engine(url)
+        Base.metadata.create_all(self.engine)
+        self.factory = make_sessionmaker(self.engine)
+        with write_session(self.factory) as session:
+            deploy(session, read_folder(BENCH_DIR), forms_dir=BENCH_DIR / "forms", actor="bench")
+        self.latencies: list[float] = []
+        self.finished: list[int] = []
+
+    def lifecycle(self) -> None:
+        with write_session(self.factory) as session:
             instance_id = runtime.start(session, PROCESS, {"unit_id": UNIT}, actor="bench").id
+        rounds: dict[str, int] = {}
         while True:
-            with factory() as session:
+            with self.factory() as session:
                 row = session.scalars(select(InboxTask).where(InboxTask.instance_id == instance_id)).first()
             if row is None:
                 break
-            data = _answer(row.task, rounds.get(f"{instance_id}:{row.task}", 0))
-            rounds[f"{instance_id}:{row.task}"] = rounds.get(f"{instance_id}:{row.task}", 0) + 1
+            data = _answer(row.task, rounds.get(row.task, 0))
+            rounds[row.task] = rounds.get(row.task, 0) + 1
             started = time.perf_counter()
-            with write_session(factory) as session:
+            with write_session(self.factory) as session:
                 runtime.complete(session, row.id, data, actor="bench")
-            latencies.append(time.perf_counter() - started)
-        finished.append(instance_id)
-    with factory() as session:
-        size = _bytes_per_instance(session, finished)
-        statuses = set(session.scalars(select(Instance.status).where(Instance.id.in_(finished))))
-    engine.dispose()
-    return {"latencies": latencies, "bytes_per_instance": size, "statuses": sorted(statuses)}
+            self.latencies.append(time.perf_counter() - started)
+        self.finished.append(instance_id)
+
+    def summary(self) -> dict:
+        with self.factory() as session:
+            size = _bytes_per_instance(session, self.finished)
+            statuses = set(session.scalars(select(Instance.status).where(Instance.id.in_(self.finished))))
+            deployment_id = session.scalar(select(func.max(text("deployment_id"))).select_from(text("process_versions")))
+            loaded = spec_cache.get(session, deployment_id, PROCESS)
+        return {"bytes_per_instance": size, "statuses": sorted(statuses), "loaded": loaded}
+
+    def close(self):
+        self.engine.dispose()
 
 
 def _bytes_per_instance(session, instance_ids: list[int]) -> int:
@@ -116,17 +128,18 @@ def _bytes_per_instance(session, instance_ids: list[int]) -> int:
     return round(state / len(instance_ids) + columns + (inbox * 300 + timers * 100) / len(instance_ids))
 
 
-def _raw(session_url: str, lifecycles: int) -> list[float]:
-    """The same lifecycles with plain SpiffWorkflow in memory: no database at all."""
-    engine = make_engine(session_url)
-    with make_sessionmaker(engine)() as session:
-        deployment_id = session.scalar(select(func.max(text("deployment_id"))).select_from(text("process_versions")))
-        loaded = spec_cache.get(session, deployment_id, PROCESS)
-    engine.dispose()
-    script_engine = SandboxScriptEngine(lambda task, name, params: registry.get_handler(name)(**params))
-    latencies = []
-    for _ in range(lifecycles):
-        wf = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=script_engine)
+class _Raw:
+    """The same lifecycles with plain SpiffWorkflow in memory, no database: deserialise, complete,
+    engine steps, serialise (the spec cached, the same serialisation)."""
+
+    def __init__(self, loaded):
+        self.loaded = loaded
+        self.script_engine = SandboxScriptEngine(lambda task, name, params: registry.get_handler(name)(**params))
+        self.latencies: list[float] = []
+
+    def lifecycle(self) -> None:
+        spec, subprocess_specs = self.loaded.spec, self.loaded.subprocess_specs
+        wf = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
         wf.get_tasks(state=TaskState.READY)[0].set_data(unit_id=UNIT)
         wf.do_engine_steps()
         blob = serializer.dumps(wf)
@@ -139,22 +152,29 @@ def _raw(session_url: str, lifecycles: int) -> list[float]:
             data = _answer(task_id, rounds.get(task_id, 0))
             rounds[task_id] = rounds.get(task_id, 0) + 1
             started = time.perf_counter()
-            wf = serializer.loads(blob, loaded.spec, loaded.subprocess_specs, script_engine)
+            wf = serializer.loads(blob, spec, subprocess_specs, self.script_engine)
             task = wf.get_task_from_id(UUID(str(task_uuid)))
             task.set_data(**data)
             task.run()
             wf.do_engine_steps()
             blob = serializer.dumps(wf)
-            latencies.append(time.perf_counter() - started)
-    return latencies
+            self.latencies.append(time.perf_counter() - started)
 
 
 def run_bench(url: str, lifecycles: int = 200) -> dict:
     _register()
     with _scratch_database(url) as scratch:
-        persisted = _persisted(scratch, lifecycles)
-        raw = _raw(scratch, lifecycles)
-    p_lat, r_lat = persisted["latencies"], raw
+        persisted_runner = _Persisted(scratch)
+        persisted_runner.lifecycle()   # warm up: parse and cache the spec
+        raw_runner = _Raw(persisted_runner.summary()["loaded"])
+        persisted_runner.latencies.clear()
+        # interleaved, so that both sides meet the same machine load
+        for _ in range(lifecycles):
+            persisted_runner.lifecycle()
+            raw_runner.lifecycle()
+        persisted = persisted_runner.summary()
+        persisted_runner.close()
+    p_lat, r_lat = persisted_runner.latencies, raw_runner.latencies
     persisted_rate = len(p_lat) / sum(p_lat)
     raw_rate = len(r_lat) / sum(r_lat)
     quantiles = statistics.quantiles(p_lat, n=20)

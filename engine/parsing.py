@@ -95,7 +95,7 @@ class SpecCache:
         self._lock = threading.Lock()
 
     def get(self, session, deployment_id: int, process_id: str) -> LoadedVersion:
-        key = (str(session.get_bind().url), deployment_id, process_id)  # ids are per database
+        key = (session.get_bind().url, deployment_id, process_id)  # ids are per database
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)

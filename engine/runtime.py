@@ -76,10 +76,14 @@ def load_workflow(session: Session, instance: Instance, script_engine=None) -> B
 # -- one step ------------------------------------------------------------------------------------
 
 class _Step:
-    """Context of one step: the script engine that calls handlers, the budget, what ran."""
+    """Context of one step: the script engine that calls handlers, the budget, what ran.
+
+    Handlers write to the database, so the first handler call opens a savepoint; a failure rolls
+    the step back to it. A step without handlers writes nothing before it saves and needs none."""
 
     def __init__(self, session: Session, instance: Instance, actor: str | None):
         self.session, self.instance, self.actor = session, instance, actor
+        self.savepoint = None
         self.ran: list[dict] = []
         self.current = None
         self.count = 0
@@ -90,6 +94,8 @@ class _Step:
         fn = registry.get_handler(name)
         if fn is None:
             raise HandlerFailure(name, "no such handler is registered")
+        if self.savepoint is None:
+            self.savepoint = self.session.begin_nested()
         if registry.handler_takes_ctx(name):
             params["ctx"] = registry.HandlerContext(
                 session=self.session, instance_id=self.instance.id, process_id=self.instance.process_id,
@@ -118,6 +124,14 @@ class _Step:
         if time.monotonic() - self.started > MAX_STEP_SECONDS:
             raise BudgetExceeded(f"step took longer than {MAX_STEP_SECONDS} s")
 
+    def release(self):
+        if self.savepoint is not None:
+            self.savepoint.commit()
+
+    def roll_back(self):
+        if self.savepoint is not None and self.savepoint.is_active:
+            self.savepoint.rollback()
+
     def engine_steps(self, wf: BpmnWorkflow) -> list:
         """Run until only user tasks are ready; returns the READY and WAITING tasks."""
         # do_engine_steps refreshes timers last; a timer that fires there readies more engine work
@@ -130,12 +144,11 @@ class _Step:
 
 def _perform(session: Session, instance: Instance, wf: BpmnWorkflow, action: dict, actor: str | None,
              now: datetime | None) -> Instance:
-    """Apply `action` and run the engine in a savepoint; on failure record an incident instead."""
+    """Apply `action` and run the engine; on failure roll back and record an incident instead."""
     step = _Step(session, instance, actor)
     wf.script_engine = step.script_engine
     lv = loaded_version(session, instance)
     before = _Rows.of(wf.get_tasks(state=TaskState.READY | TaskState.WAITING), lv) if action["kind"] != "start" else _Rows()
-    savepoint = session.begin_nested()
     try:
         with clock.frozen_at(now), session.no_autoflush:
             detail = _apply(wf, action, step)
@@ -147,16 +160,16 @@ def _perform(session: Session, instance: Instance, wf: BpmnWorkflow, action: dic
             audit(conn, instance.id, action["kind"], actor=actor, task=action.get("task"), detail=detail,
                   is_system=action["kind"] == "timer")
         session.flush()
-        savepoint.commit()
+        step.release()
     except StaleDataError:
-        savepoint.rollback()
+        step.roll_back()
         raise Conflict("the instance was changed by someone else; reload and try again") from None
     except _INCIDENT_ERRORS as exc:
-        savepoint.rollback()
+        step.roll_back()
         failed = step.current.task_spec.bpmn_id if step.current is not None else action.get("task")
         _mark_incident(session, instance, action, failed, exc, actor)
     except BaseException:
-        savepoint.rollback()
+        step.roll_back()
         raise
     return instance
 
@@ -395,15 +408,30 @@ def form_schema(session: Session, instance: Instance, form: str | None) -> dict 
 def validate_form(schema: dict | None, data: dict) -> None:
     if schema is None:
         return
-    errors = sorted(_validator(json.dumps(schema, sort_keys=True)).iter_errors(data),
-                    key=lambda e: list(e.absolute_path))
+    errors = sorted(_validator(schema).iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
         raise FormInvalid([FieldError(".".join(str(p) for p in e.absolute_path) or _missing_field(e), e.message)
                            for e in errors])
 
 
+_validators: dict[int, tuple[dict, object]] = {}
+
+
+def _validator(schema: dict):
+    """A compiled validator per schema: deployed schemas are cached objects, so identity is the
+    cheap key; schemas rebuilt per request (choices resolved) are keyed by their content."""
+    hit = _validators.get(id(schema))
+    if hit is not None and hit[0] is schema:
+        return hit[1]
+    validator = _validator_for(json.dumps(schema, sort_keys=True))
+    if len(_validators) > 512:
+        _validators.clear()
+    _validators[id(schema)] = (schema, validator)
+    return validator
+
+
 @lru_cache(maxsize=256)
-def _validator(schema_json: str):
+def _validator_for(schema_json: str):
     schema = json.loads(schema_json)
     return jsonschema.validators.validator_for(schema)(schema, format_checker=jsonschema.FormatChecker())
 

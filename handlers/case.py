@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from engine.registry import HandlerContext, handler
 from governance.calendar import iso
 from governance.consultations import normalise_ids
 from governance.models import LEVELS
-from governance.register import record_stage
+from governance.register import STAGE_REPLIES, record_event, record_stage
 
 from ._common import actor_of, now_of, whistle_of
 
@@ -70,3 +71,43 @@ def close(reply: str | None = None, ctx: HandlerContext = None) -> dict:
         record_stage(ctx.session, whistle, "closed", actor=actor_of(ctx), reply=reply or None, at=at)
         at = whistle.closed_at
     return {"closed_at": iso(at)}
+
+
+# the lead department's window to report again after a rework when the register has no order dates
+_REWORK_REPORT_WINDOW = timedelta(days=7)
+
+
+@handler("case.rework")
+def rework(reply: str | None = None, ctx: HandlerContext = None) -> dict:
+    """R12/R16: the satisfaction survey failed the threshold (`rework_threshold`), so the whistle
+    goes back to the lead department's handling → {rework_count, report_due}.
+
+    The rework is counted in the data (`rework_count`) and in the register as a WhistleEvent of
+    kind 'rework' (stage 'rework') with a reply to residents (R19: the given `reply` or the
+    stage's standard one). The completion deadline (`complete_due`, within the quarter) stays;
+    the department gets a fresh window to report again as long as the first one (never past
+    `complete_due`), so the old report deadline does not flag the rework as overdue at once."""
+    data = (ctx.data if ctx else None) or {}
+    count = int(data.get("rework_count") or 0) + 1
+    at = now_of(ctx)
+    out = {"rework_count": count}
+    whistle = whistle_of(ctx)
+    if whistle is None:
+        return out
+    window = _REWORK_REPORT_WINDOW
+    if whistle.report_due is not None and whistle.dispatched_at is not None \
+            and whistle.report_due > whistle.dispatched_at:
+        window = whistle.report_due - whistle.dispatched_at
+    report_due = at + window
+    if whistle.complete_due is not None and at < whistle.complete_due < report_due:
+        report_due = whistle.complete_due
+    whistle.report_due = report_due
+    whistle.stage = "rework"
+    rate, threshold = data.get("satisfaction_rate"), data.get("rework_threshold")
+    text = f"第 {count} 次返工：满意度测评满意率 {rate}%"
+    if threshold is not None:
+        text += f"，低于 {threshold}%"
+    record_event(ctx.session, whistle, "rework", actor=actor_of(ctx), stage="rework", at=at,
+                 text=text + "，退回牵头部门重新办理。", reply=reply or STAGE_REPLIES["rework"])
+    out["report_due"] = iso(report_due)
+    return out

@@ -3,12 +3,15 @@
 // Choices (forms, handlers, roles) come from the server, so only existing ones can be picked.
 // "检查" posts the XML to the server (engine.deploy.check) and marks each problem on its element;
 // deploy is enabled only after a passing check of the current diagram.
+// bpmnlint (recommended rules, ./lint-config.js) marks modelling problems while editing.
 import BpmnModeler from "bpmn-js/lib/Modeler";
 import { BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, useService } from "bpmn-js-properties-panel";
 import { ListGroup, SelectEntry, TextFieldEntry, isSelectEntryEdited, isTextFieldEntryEdited } from "@bpmn-io/properties-panel";
 import { h } from "@bpmn-io/properties-panel/preact";
 import { getBusinessObject, is } from "bpmn-js/lib/util/ModelUtil";
 import { layoutProcess } from "bpmn-auto-layout";
+import lintModule from "bpmn-js-bpmnlint";
+import { lintConfig } from "./lint-config";
 import spiffDescriptor from "./spiffworkflow-moddle.json";
 
 let CHOICES = { forms: [], handlers: [], roles: [], unit_keys: [] };
@@ -306,8 +309,13 @@ async function main(root) {
   const modeler = new BpmnModeler({
     container: root.querySelector("[data-canvas]"),
     propertiesPanel: { parent: root.querySelector("[data-properties]") },
-    additionalModules: [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, WhistlePropertiesModule],
+    additionalModules: [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, WhistlePropertiesModule, lintModule],
     moddleExtensions: { spiffworkflow: spiffDescriptor },
+    linting: { bpmnlint: lintConfig, active: true },
+  });
+  modeler.on("linting.completed", ({ issues }) => {   // for tests: element ids with lint issues
+    root.dataset.lintIssues = Object.keys(issues || {}).sort().join(" ");
+    root.dataset.linted = String(Number(root.dataset.linted || 0) + 1);
   });
   window.wrModeler = modeler;   // for tests and the curious
   let xml = JSON.parse(root.querySelector("[data-xml]").textContent);

@@ -1,0 +1,130 @@
+"""bpmnlint in the policy staff's modeler (real Chromium, SQLite only): our diagrams open without
+lint issues under the bundled recommended rules, and a dangling task is marked as soon as it is
+drawn.
+
+With WHISTLE_SCREENSHOTS=1 the pages are saved in test-output/ (a failing test always leaves one).
+"""
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from webapp.system import FORMS_DIR, PROCESSES_DIR
+from webapp.testing import LiveServer, dispose, make_app, prepare_database
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run"]
+OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
+ALWAYS = os.environ.get("WHISTLE_SCREENSHOTS") == "1"
+DIST = Path(__file__).resolve().parent.parent / "webapp" / "static" / "dist"
+
+if not os.path.exists(CHROMIUM):
+    pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium fonts-noto-cjk)",
+                allow_module_level=True)
+if not (DIST / "modeler.js").exists():
+    pytest.skip("front-end bundles not built (make assets)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("browser-lint")
+    url = f"sqlite:///{tmp / 'browser.db'}"
+    factory = prepare_database(url)
+    shutil.copytree(FORMS_DIR, tmp / "forms")
+    shutil.copytree(PROCESSES_DIR, tmp / "processes")
+    app = make_app(url, tmp, FORMS_DIR=str(tmp / "forms"), PROCESSES_DIR=str(tmp / "processes"))
+    with LiveServer(app) as server:
+        yield server
+    dispose(app)
+    factory.kw["bind"].dispose()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="zh-CN")
+    context.set_default_timeout(20_000)
+    pg = context.new_page()
+    errors = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    def on_console(msg):   # console errors, but the browser's own request for /favicon.ico
+        if msg.type == "error" and not (msg.location or {}).get("url", "").endswith("/favicon.ico"):
+            errors.append(msg.text)
+    pg.on("console", on_console)
+    pg.js_errors = errors
+    failed_before = request.session.testsfailed
+    yield pg
+    if request.session.testsfailed > failed_before:
+        OUTPUT.mkdir(exist_ok=True)
+        try:
+            pg.screenshot(path=str(OUTPUT / f"FAILED-{request.node.name}.png"), full_page=True)
+        except Exception:
+            pass
+    context.close()
+
+
+def shot(pg, name: str) -> None:
+    if ALWAYS:
+        OUTPUT.mkdir(exist_ok=True)
+        pg.screenshot(path=str(OUTPUT / f"{name}.png"), full_page=True)
+
+
+def open_modeler(pg, server, name: str) -> None:
+    pg.goto(server.url + "/login")
+    pg.get_by_label("用户名").fill("policy")
+    pg.get_by_label("密码").fill("demo1234")
+    pg.get_by_role("button", name="登录").click()
+    pg.wait_for_url(re.compile(r".*/inbox$"))
+    pg.goto(server.url + f"/processes/modeler?file={name}")
+    pg.wait_for_selector("[data-modeler][data-rendered='true']")
+    pg.wait_for_selector("[data-modeler][data-linted]")
+
+
+def lint_issues(pg) -> list[str]:
+    return (pg.get_attribute("[data-modeler]", "data-lint-issues") or "").split()
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in PROCESSES_DIR.glob("*.bpmn")))
+def test_our_diagrams_have_no_lint_issues(page, live, name):
+    open_modeler(page, live, name)
+    assert lint_issues(page) == []
+    assert page.locator(".bjsl-overlay").count() == 0
+    assert not page.js_errors, page.js_errors
+
+
+def test_a_dangling_task_is_marked_by_the_linter(page, live):
+    open_modeler(page, live, "whistle.bpmn")
+    linted = int(page.get_attribute("[data-modeler]", "data-linted"))
+    # draw a task next to the first user task, connected to nothing
+    page.evaluate("""() => {
+        const m = window.wrModeler; const reg = m.get('elementRegistry');
+        const triage = reg.get('triage');
+        const bo = m.get('bpmnFactory').create('bpmn:Task', { id: 'dangling_task' });
+        const shape = m.get('elementFactory').createShape({ type: 'bpmn:Task', businessObject: bo });
+        m.get('modeling').createShape(shape, { x: triage.x + 50, y: triage.y + 170 }, triage.parent);
+        m.get('canvas').zoom(1); m.get('canvas').scrollToElement(reg.get('dangling_task'), { top: 200, bottom: 200, left: 500, right: 500 });
+    }""")
+    page.wait_for_function(f"Number(document.querySelector('[data-modeler]').dataset.linted) > {linted}")
+    assert "dangling_task" in lint_issues(page)
+    overlay = page.locator(".djs-overlay-container [data-container-id='dangling_task'] .bjsl-overlay")
+    assert overlay.count() == 1
+    assert "Element is not connected" in overlay.first.text_content()     # rule no-disconnected
+    overlay.first.hover()
+    # the toolbar button reports errors
+    assert page.locator(".bjsl-button-error").count() == 1
+    shot(page, "modeler-lint-dangling")
+    assert not page.js_errors, page.js_errors

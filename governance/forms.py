@@ -102,6 +102,35 @@ def choices(prop: dict) -> list[dict] | None:
     return None
 
 
+# -- texts in the reader's language -------------------------------------------------------------
+
+# the English texts a form carries beside its Chinese ones (JSON Schema allows x- keywords)
+LOCALIZED_KEYS = {"en": {"title": "x-title-en", "description": "x-description-en"}}
+
+
+def localized(schema: dict | None, lang: str | None) -> dict | None:
+    """A copy of `schema` whose `title`/`description` (of the form, every property and every
+    oneOf choice) are the texts of language `lang` (`x-title-en`, `x-description-en`), where the
+    form has them; otherwise the Chinese texts stay. Chinese (or no language) returns `schema`."""
+    keys = LOCALIZED_KEYS.get(lang or "")
+    if schema is None or not keys:
+        return schema
+
+    def walk(node):
+        if isinstance(node, dict):
+            out = {k: walk(v) for k, v in node.items()}
+            for key, source in keys.items():
+                text = node.get(source)
+                if isinstance(text, str) and text.strip():
+                    out[key] = text
+            return out
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(schema)
+
+
 def editable(prop: dict) -> bool:
     return not prop.get("readOnly")
 

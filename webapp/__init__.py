@@ -76,6 +76,8 @@ def _register_blueprints(app: Flask) -> None:
     from .views import assessment, joint, mechanisms, reports
     for bp in (reports.bp, joint.bp, mechanisms.bp, assessment.bp, api_stats.bp):
         app.register_blueprint(bp)
+    from . import open311
+    app.register_blueprint(open311.bp)
 
 
 def _template_helpers(app: Flask) -> None:
@@ -118,6 +120,9 @@ def _error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
+        if request.path.startswith("/open311/"):
+            from .open311 import http_error as open311_error
+            return open311_error(exc)
         if wants_json():
             return http_error_json(exc)
         messages = {403: _("您无权查看该页面或办理该任务。"), 404: _("找不到该页面。"),
@@ -131,6 +136,9 @@ def _error_handlers(app: Flask) -> None:
         if isinstance(exc, HTTPException):
             return http_error(exc)
         app.logger.exception("unhandled error")
+        if request.path.startswith("/open311/"):
+            from .open311 import error_array
+            return error_array(500, "Internal server error.")
         if wants_json():
             return error_response(500, "server_error", _("服务器内部错误。"))
         return render_template("error.html", status=500, message=_("服务器内部错误，请稍后再试。")), 500

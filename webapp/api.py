@@ -21,7 +21,7 @@ from governance.register import RegisterError, report_whistle, whistle_record
 from .auth import User, issue_token, user_from_token
 from .db import db, write
 from .extensions import csrf, limiter
-from .formview import error_map
+from .formview import display_schema, error_map
 from .i18n import ROLE_NAMES, engine_error_message
 from .openapi import document
 
@@ -255,7 +255,7 @@ def get_task(task_id):
     session = db()
     schema = workspace.task_form(session, task)
     body = workspace.task_item(session, task, whistle).as_dict()
-    body.update(form=schema, data=workspace.task_values(session, task, schema),
+    body.update(form=display_schema(schema), data=workspace.task_values(session, task, schema),
                 context=workspace.task_context(session, task))
     return jsonify(body)
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from governance import forms
 
-from .i18n import problem_message
+from .i18n import is_english, problem_message
 
 LONG_TEXT = 200   # a string allowed to be longer than this is a textarea
 
@@ -49,9 +49,16 @@ def _widget(prop: dict, choices: list | None) -> str:
     return "text"
 
 
+def display_schema(schema: dict | None) -> dict | None:
+    """The form with its labels, help and choice titles in the current language (the
+    `x-title-en`/`x-description-en` texts in English, falling back to the Chinese ones)."""
+    return forms.localized(schema, "en" if is_english() else None)
+
+
 def build_fields(schema: dict, values: dict | None = None, errors: dict | None = None,
                  readonly_values: dict | None = None) -> list[Field]:
     values, errors, readonly_values = values or {}, errors or {}, readonly_values or {}
+    schema = display_schema(schema)
     required = forms.required_fields(schema)
     conditional = forms.conditionally_required(schema)
     props = schema.get("properties") or {}
@@ -79,7 +86,7 @@ def error_map(problems) -> dict[str, str]:
 
 
 def choice_title(schema: dict, name: str, value) -> str:
-    prop = (schema.get("properties") or {}).get(name) or {}
+    prop = (display_schema(schema).get("properties") or {}).get(name) or {}
     for c in forms.choices(prop) or []:
         if c["const"] == value:
             return c["title"]

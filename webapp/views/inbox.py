@@ -11,7 +11,7 @@ from governance import forms, workspace
 from governance.directory import CATEGORIES
 
 from ..db import db, write
-from ..formview import build_fields, error_map
+from ..formview import build_fields, display_schema, error_map
 from ..i18n import engine_error_message
 
 bp = Blueprint("inbox", __name__)
@@ -70,4 +70,4 @@ def joint_meeting():
         flash(_("表单有误，请按提示修改。"), "danger")
     fields = build_fields(schema, values, errors)
     return render_template("joint_meeting.html", tasks=tasks, fields=fields, errors=errors, chosen=chosen,
-                           schema=schema, now=now()), (422 if errors else 200)
+                           schema=display_schema(schema), now=now()), (422 if errors else 200)

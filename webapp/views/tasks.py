@@ -11,7 +11,7 @@ from governance import forms, workspace
 from governance.directory import unit_name
 
 from ..db import db, write
-from ..formview import build_fields, error_map
+from ..formview import build_fields, display_schema, error_map
 from ..i18n import engine_error_message
 
 bp = Blueprint("tasks", __name__)
@@ -39,7 +39,8 @@ def _render(task, whistle, schema, values, errors, status=200):
     item = workspace.task_item(session, task, whistle)
     events = workspace.timeline(session, whistle) if whistle else []
     officers = workspace.assignable_officers(session, current_user, task, whistle)
-    return render_template("task.html", task=task, item=item, whistle=whistle, schema=schema, fields=fields,
+    return render_template("task.html", task=task, item=item, whistle=whistle, schema=display_schema(schema),
+                           fields=fields,
                            errors=errors, events=events, context=context, officers=officers, now=now(),
                            unit_name=lambda u: unit_name(session, u)), status
 

@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, g, jsonify, request, url_for
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from engine.errors import EngineError, FormInvalid, TaskNotReady
+from engine.errors import EngineError, FormInvalid, IncidentRaised, TaskNotReady
 from governance import forms, workspace
 from governance.directory import CATEGORIES
 from governance.register import RegisterError, report_whistle, whistle_record
@@ -276,13 +276,14 @@ def complete_task(task_id):
     try:
         with write() as tx:
             instance = workspace.complete_task(tx, user, task_id, data)
-            status, incident = instance.status, instance.incident
+            status = instance.status
             next_tasks = workspace.next_tasks(tx, instance.id)
     except EngineError as exc:
         raise _engine_error(exc) from None
     except ValueError as exc:   # a governance hook refused the values; nothing was stored
         raise ApiError(422, "invalid", str(exc), [{"field": "", "message": str(exc)}]) from None
-    if status == "incident":
-        raise ApiError(409, "incident", engine_error_message(type("E", (), {"code": "incident"})()))
-    return jsonify(task_id=task_id, whistle_id=whistle.id if whistle else None, instance_id=task.instance_id,
-                   status=status, next_tasks=next_tasks)
+    body = dict(task_id=task_id, whistle_id=whistle.id if whistle else None, instance_id=task.instance_id,
+                status=status, next_tasks=next_tasks)
+    if status == "incident":  # the submission is kept; the procedure continues once an admin retries
+        return jsonify(**body, message=engine_error_message(IncidentRaised("incident"))), 202
+    return jsonify(body)

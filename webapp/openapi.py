@@ -154,6 +154,8 @@ def document(server: str = "") -> dict:
                          "security": secured, "parameters": [task_id],
                          "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("TaskSubmit")}}},
                          "responses": {"200": _json(_ref("TaskDone"), "Done; the whistle's next tasks"),
+                                       "202": _json(_ref("TaskDone"), "Saved, but the next step failed: an incident "
+                                                    "an administrator retries (status 'incident', message)"),
                                        **_errors(400, 401, 403, 404, 409, 413, 422)}}},
             "/openapi.json": {"get": {
                 "operationId": "openapi", "summary": "This document", "security": [],

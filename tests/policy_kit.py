@@ -8,7 +8,7 @@ import shutil
 
 from engine import registry
 from webapp.system import FORMS_DIR, PROCESSES_DIR
-from webapp.testing import csrf_token, dispose, login, make_app, prepare_database
+from tests.webkit import csrf_token, dispose, login, make_app, prepare_database
 
 OFFICER = "sq-hs-jfl-sq1"        # a community officer: neither policy staff nor administrator
 COMMUNITY = "hs-jfl-sq1"

@@ -5,7 +5,7 @@ not the administrators'."""
 import pytest
 
 from tests.policy_kit import OFFICER, close_site, csrf_headers, logged_in, make_site, token
-from webapp.testing import report
+from tests.webkit import report
 
 SAMPLE = {"version_id": "1", "instance_id": "1", "name": "triage.json", "unit_id": "hs-jfl", "username": "admin",
           "action": "suspend", "a": "1", "b": "1"}

@@ -11,7 +11,7 @@ from engine.db import write_session
 from engine.models import AuditEvent, InboxTask, Instance
 from governance.models import Officer, Unit
 from tests.policy_kit import (COMMUNITY, close_site, logged_in, make_site, post_form, probe, token, upload)
-from webapp.testing import advance, ready, report
+from tests.webkit import advance, ready, report
 
 
 @pytest.fixture
@@ -224,7 +224,7 @@ def test_directory_and_officers(site):
         assert session.get(Unit, "hs-test-sq").active is False
     bad = io.BytesIO("id,kind,name,parent_id\nBAD ID,planet,,\n".encode())
     token_page = web.get("/admin/directory").get_data(as_text=True)
-    from webapp.testing import csrf_token
+    from tests.webkit import csrf_token
     response = web.post("/admin/directory/import", data={"csrf_token": csrf_token(token_page), "file": (bad, "units.csv")},
                         content_type="multipart/form-data")
     assert response.status_code == 302

@@ -5,7 +5,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from webapp import testing
+from tests import webkit as testing
 
 
 @pytest.fixture(scope="module")

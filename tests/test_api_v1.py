@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from governance.models import Evaluation, Whistle
-from webapp.testing import LiveServer, advance, dispose, make_app, prepare_database, ready, report
+from tests.webkit import LiveServer, advance, dispose, make_app, prepare_database, ready, report
 
 
 @pytest.fixture

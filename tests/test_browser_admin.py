@@ -17,7 +17,7 @@ from engine.db import write_session
 from engine.deploy import deploy
 from tests.policy_kit import COMMUNITY, probe
 from webapp.system import FORMS_DIR, PROCESSES_DIR
-from webapp.testing import LiveServer, dispose, make_app, prepare_database, report
+from tests.webkit import LiveServer, dispose, make_app, prepare_database, report
 
 pytestmark = pytest.mark.browser
 

@@ -12,7 +12,7 @@ import pytest
 
 from engine import runtime
 from engine.db import write_session
-from webapp.testing import LiveServer, advance, dispose, make_app, prepare_database, ready, report
+from tests.webkit import LiveServer, advance, dispose, make_app, prepare_database, ready, report
 
 pytestmark = pytest.mark.browser
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from webapp.system import FORMS_DIR, PROCESSES_DIR
-from webapp.testing import LiveServer, dispose, make_app, prepare_database
+from tests.webkit import LiveServer, dispose, make_app, prepare_database
 
 pytestmark = pytest.mark.browser
 

@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 
 from governance.stats import stats
 from tests.test_reports_pages import generate
-from webapp.testing import LiveServer, dispose, make_app, prepare_database
+from tests.webkit import LiveServer, dispose, make_app, prepare_database
 
 pytestmark = pytest.mark.browser
 

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 from governance import forms
-from webapp.testing import (DEMO_PASSWORD, csrf_token, dispose, login, make_app, prepare_database, ready,
+from tests.webkit import (DEMO_PASSWORD, csrf_token, dispose, login, make_app, prepare_database, ready,
                             report)
 
 FORMS = Path(__file__).resolve().parents[1] / "forms"

@@ -9,7 +9,7 @@ from engine.db import write_session
 from governance.directory import CATEGORIES
 from governance.models import Whistle
 from governance.register import get_whistle, record_reply
-from webapp.testing import DEMO_PASSWORD, dispose, make_app, prepare_database
+from tests.webkit import DEMO_PASSWORD, dispose, make_app, prepare_database
 
 KEY = "platform-secret-key"
 BASE = "/open311/v2"

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from engine.models import InboxTask, Instance
 from tests.policy_kit import (OFFICER, close_site, csrf_headers, logged_in, make_site, post_form, token,
                               upload)
-from webapp.testing import report
+from tests.webkit import report
 
 TRIAGE_OLD = '<bpmn:userTask id="triage" name="社区研判">'
 TRIAGE_NEW = '<bpmn:userTask id="triage" name="社区研判（试行）">'

@@ -17,7 +17,7 @@ from engine.models import InboxTask  # noqa: E402
 from governance.evaluations import register_mechanism  # noqa: E402
 from governance.joint_assessment_models import JointLink, JointMatter  # noqa: E402
 from governance.models import Whistle  # noqa: E402
-from webapp.testing import advance, csrf_token, dispose, login, make_app, prepare_database, report  # noqa: E402
+from tests.webkit import advance, csrf_token, dispose, login, make_app, prepare_database, report  # noqa: E402
 
 COMMUNITIES = ("hs-jfl-sq1", "hs-jfl-sq2", "hs-hdl-sq1")
 

@@ -23,7 +23,7 @@ from governance.calendar import TZ  # noqa: E402
 from governance.directory import locate_community, units  # noqa: E402
 from governance.models import Evaluation, Survey, TaskOrder, Whistle  # noqa: E402
 from governance.stats import BREAKDOWNS, stats  # noqa: E402
-from webapp.testing import csrf_token, dispose, login, make_app, prepare_database  # noqa: E402
+from tests.webkit import csrf_token, dispose, login, make_app, prepare_database  # noqa: E402
 
 CATEGORIES = ("安全", "明灯", "市容环境", "交通出行", "水电气")
 GRADES = ("excellent", "good", "fair", "poor")

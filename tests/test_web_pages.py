@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from engine.models import AuditEvent, InboxTask
 from governance.models import Consultation, Notice, Whistle
-from webapp.testing import advance, csrf_token, dispose, login, make_app, prepare_database, ready, report
+from tests.webkit import advance, csrf_token, dispose, login, make_app, prepare_database, ready, report
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 

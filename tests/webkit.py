@@ -1,4 +1,4 @@
-"""Support for HTTP and browser tests: a demo database, an app over it, a live server, and a
+"""Test support for HTTP and browser tests: a demo database, an app over it, a live server, and a
 driver that moves a whistle along the standard path through the engine."""
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from engine.db import Base, make_engine, make_sessionmaker, write_session
 from engine.deploy import deploy, read_folder
 from engine.models import InboxTask
 
-from .system import FORMS_DIR, PROCESSES_DIR, load_plugins
+from webapp.system import FORMS_DIR, PROCESSES_DIR, load_plugins
 
 DEMO_PASSWORD = "demo1234"
 
@@ -50,7 +50,7 @@ def prepare_database(url: str):
 
 
 def make_app(url: str, tmp_path: Path, **config):
-    from . import create_app
+    from webapp import create_app
     settings = {"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "test-secret",
                 "UPLOAD_FOLDER": str(tmp_path / "uploads"), "LOGIN_RATE_LIMIT": "1000 per minute"}
     settings.update(config)

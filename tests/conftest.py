@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import text
@@ -24,10 +25,12 @@ def _import_all_models():
             pass
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'test.db'}"
+@contextmanager
+def scratch_database(kind: str, folder):
+    """The URL of an empty database of `kind` ('sqlite': a file in `folder`; 'postgresql': a
+    schema of its own on TEST_POSTGRES_URL, dropped afterwards); skips or fails without a server."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'test.db'}"
         return
     if not PG_URL:
         if REQUIRE_PG:
@@ -39,14 +42,23 @@ def db_url(request, tmp_path):
         with admin.begin() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     except Exception as exc:  # server down
+        admin.dispose()
         if REQUIRE_PG:
             pytest.fail(f"PostgreSQL at {PG_URL} is not reachable: {exc}")
         pytest.skip(f"PostgreSQL not reachable: {exc}")
     sep = "&" if "?" in PG_URL else "?"
-    yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    try:
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    with scratch_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

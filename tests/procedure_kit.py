@@ -13,28 +13,24 @@ timer worker does, so it may also move other tests' leftover whistles: never ass
 """
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
-from webapp.system import FORMS_DIR, PROCESSES_DIR, load_plugins
+from webapp.system import load_plugins
 
 load_plugins()  # handlers, roles and the form resolver, as the web app and the worker have them
 
-import engine.models  # noqa: E402,F401  (tables)
-import governance.models  # noqa: E402,F401  (tables)
 from engine import runtime, timers  # noqa: E402
 from engine.clock import frozen_at  # noqa: E402
-from engine.db import Base, make_engine, make_sessionmaker, write_session  # noqa: E402
-from engine.deploy import deploy, read_folder  # noqa: E402
+from engine.db import write_session  # noqa: E402
 from engine.models import InboxTask, Instance, Timer  # noqa: E402
 from governance import register, workspace  # noqa: E402
 from governance.calendar import TZ  # noqa: E402
-from governance.demo import load_demo  # noqa: E402
 from governance.models import Notice, Officer, Whistle, WhistleEvent  # noqa: E402
-from tests.conftest import PG_URL, REQUIRE_PG  # noqa: E402
+from tests.conftest import scratch_database  # noqa: E402
+from tests.webkit import prepare_database  # noqa: E402
 
 
 def local(y, m, d, hh=9, mm=0) -> datetime:
@@ -42,53 +38,19 @@ def local(y, m, d, hh=9, mm=0) -> datetime:
     return datetime(y, m, d, hh, mm, tzinfo=TZ)
 
 
-# -- the database of a module --------------------------------------------------------------------
-
-def _database(kind: str, tmp_path_factory):
-    """(url, cleanup) of an empty database of `kind` ('sqlite' | 'postgresql')."""
-    if kind == "sqlite":
-        return f"sqlite:///{tmp_path_factory.mktemp('rules') / 'rules.db'}", lambda: None
-    if not PG_URL:
-        if REQUIRE_PG:
-            pytest.fail("TEST_POSTGRES_URL is not set but WHISTLE_REQUIRE_POSTGRES=1")
-        pytest.skip("PostgreSQL tests need TEST_POSTGRES_URL")
-    schema = f"r_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(PG_URL)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:  # server down
-        admin.dispose()
-        if REQUIRE_PG:
-            pytest.fail(f"PostgreSQL at {PG_URL} is not reachable: {exc}")
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    sep = "&" if "?" in PG_URL else "?"
-
-    def cleanup():
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-    return f"{PG_URL}{sep}options=-csearch_path%3D{schema}", cleanup
-
+# -- the database ---------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def world(request, tmp_path_factory):
     """A database with the demo directory and officers and processes/ deployed with forms/: one
     per database kind for the whole run (set up once; every test reports its own whistles and
     only looks at their rows, so the tests stay independent of each other and of their order)."""
-    url, cleanup = _database(request.param, tmp_path_factory)
-    eng = make_engine(url)
-    try:
-        Base.metadata.create_all(eng)
-        factory = make_sessionmaker(eng)
-        with write_session(factory) as session:
-            load_demo(session)
-            deploy(session, read_folder(PROCESSES_DIR), forms_dir=FORMS_DIR, actor="policy")
-        yield World(factory, request.param)
-    finally:
-        eng.dispose()
-        cleanup()
+    with scratch_database(request.param, tmp_path_factory.mktemp("rules")) as url:
+        factory = prepare_database(url)
+        try:
+            yield World(factory, request.param)
+        finally:
+            factory.kw["bind"].dispose()
 
 
 # -- the story API -------------------------------------------------------------------------------

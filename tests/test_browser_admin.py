@@ -5,10 +5,8 @@ confirmation; the per-element overview; the decision table editor.
 
 With WHISTLE_SCREENSHOTS=1 the pages are saved in test-output/ (a failing test always leaves one).
 """
-import os
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -19,21 +17,11 @@ from tests.policy_kit import COMMUNITY, probe
 from webapp.system import FORMS_DIR, PROCESSES_DIR
 from tests.webkit import LiveServer, dispose, make_app, prepare_database, report
 
+from tests.browserkit import browser, log_in, page, require_browser, shot  # noqa: F401
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
-OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
-ALWAYS = os.environ.get("WHISTLE_SCREENSHOTS") == "1"
-DIST = Path(__file__).resolve().parent.parent / "webapp" / "static" / "dist"
-
-if not os.path.exists(CHROMIUM):
-    pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium fonts-noto-cjk)",
-                allow_module_level=True)
-if not (DIST / "modeler.js").exists():
-    pytest.skip("front-end bundles not built (make assets)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
+require_browser("modeler.js")
 
 
 @pytest.fixture(scope="module")
@@ -48,47 +36,6 @@ def live(tmp_path_factory):
         yield server, factory
     dispose(app)
     factory.kw["bind"].dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser, request):
-    context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="zh-CN")
-    context.set_default_timeout(20_000)
-    pg = context.new_page()
-    errors = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    pg.js_errors = errors
-    failed_before = request.session.testsfailed
-    yield pg
-    if request.session.testsfailed > failed_before:
-        OUTPUT.mkdir(exist_ok=True)
-        try:
-            pg.screenshot(path=str(OUTPUT / f"FAILED-{request.node.name}.png"), full_page=True)
-        except Exception:
-            pass
-    context.close()
-
-
-def shot(pg, name: str, full_page=True) -> None:
-    if ALWAYS:
-        OUTPUT.mkdir(exist_ok=True)
-        pg.screenshot(path=str(OUTPUT / f"{name}.png"), full_page=full_page)
-
-
-def log_in(pg, server, username: str, password: str = "demo1234") -> None:
-    pg.goto(server.url + "/login")
-    pg.get_by_label("用户名").fill(username)
-    pg.get_by_label("密码").fill(password)
-    pg.get_by_role("button", name="登录").click()
-    pg.wait_for_url(re.compile(r".*/inbox$"))
 
 
 def select_element(pg, element_id: str) -> None:

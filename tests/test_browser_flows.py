@@ -4,9 +4,7 @@ app served on 127.0.0.1 in a thread. One demo database (SQLite) for the module.
 A failing test leaves a full-page screenshot of where it stood in test-output/; with
 WHISTLE_SCREENSHOTS=1 the main pages are saved there on success too.
 """
-import os
 import re
-from pathlib import Path
 
 import pytest
 
@@ -14,18 +12,11 @@ from engine import runtime
 from engine.db import write_session
 from tests.webkit import LiveServer, advance, dispose, make_app, prepare_database, ready, report
 
+from tests.browserkit import browser, log_in, page, require_browser, shot  # noqa: F401
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
-OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
-ALWAYS = os.environ.get("WHISTLE_SCREENSHOTS") == "1"
-
-if not os.path.exists(CHROMIUM):
-    pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium fonts-noto-cjk)",
-                allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
+require_browser()
 
 
 @pytest.fixture(scope="module")
@@ -38,44 +29,6 @@ def live(tmp_path_factory):
         yield server, factory
     dispose(app)
     factory.kw["bind"].dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser, request):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-    context.set_default_timeout(15_000)
-    pg = context.new_page()
-    failed_before = request.session.testsfailed
-    yield pg
-    if request.session.testsfailed > failed_before:
-        OUTPUT.mkdir(exist_ok=True)
-        try:
-            pg.screenshot(path=str(OUTPUT / f"FAILED-{request.node.name}.png"), full_page=True)
-        except Exception:   # the page may be gone; the test's own error says more
-            pass
-    context.close()
-
-
-def shot(pg, name: str) -> None:
-    if ALWAYS:
-        OUTPUT.mkdir(exist_ok=True)
-        pg.screenshot(path=str(OUTPUT / f"{name}.png"), full_page=True)
-
-
-def log_in(pg, server, username: str, password: str = "demo1234") -> None:
-    pg.goto(server.url + "/login")
-    pg.get_by_label("用户名").fill(username)
-    pg.get_by_label("密码").fill(password)
-    pg.get_by_role("button", name="登录").click()
-    pg.wait_for_url(re.compile(r".*/inbox$"))
 
 
 def test_grid_worker_reports_and_community_triages(live, page):

@@ -4,31 +4,19 @@ drawn.
 
 With WHISTLE_SCREENSHOTS=1 the pages are saved in test-output/ (a failing test always leaves one).
 """
-import os
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 
 from webapp.system import FORMS_DIR, PROCESSES_DIR
 from tests.webkit import LiveServer, dispose, make_app, prepare_database
 
+from tests.browserkit import browser, page, require_browser, shot  # noqa: F401
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
-OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
-ALWAYS = os.environ.get("WHISTLE_SCREENSHOTS") == "1"
-DIST = Path(__file__).resolve().parent.parent / "webapp" / "static" / "dist"
-
-if not os.path.exists(CHROMIUM):
-    pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium fonts-noto-cjk)",
-                allow_module_level=True)
-if not (DIST / "modeler.js").exists():
-    pytest.skip("front-end bundles not built (make assets)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
+require_browser("modeler.js")
 
 
 @pytest.fixture(scope="module")
@@ -43,44 +31,6 @@ def live(tmp_path_factory):
         yield server
     dispose(app)
     factory.kw["bind"].dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser, request):
-    context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="zh-CN")
-    context.set_default_timeout(20_000)
-    pg = context.new_page()
-    errors = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-
-    def on_console(msg):   # console errors, but the browser's own request for /favicon.ico
-        if msg.type == "error" and not (msg.location or {}).get("url", "").endswith("/favicon.ico"):
-            errors.append(msg.text)
-    pg.on("console", on_console)
-    pg.js_errors = errors
-    failed_before = request.session.testsfailed
-    yield pg
-    if request.session.testsfailed > failed_before:
-        OUTPUT.mkdir(exist_ok=True)
-        try:
-            pg.screenshot(path=str(OUTPUT / f"FAILED-{request.node.name}.png"), full_page=True)
-        except Exception:
-            pass
-    context.close()
-
-
-def shot(pg, name: str) -> None:
-    if ALWAYS:
-        OUTPUT.mkdir(exist_ok=True)
-        pg.screenshot(path=str(OUTPUT / f"{name}.png"), full_page=True)
 
 
 def open_modeler(pg, server, name: str) -> None:

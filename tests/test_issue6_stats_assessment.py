@@ -18,7 +18,8 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from tests.procedure_kit import _database  # noqa: F401  (also loads the plugins)
+import tests.procedure_kit  # noqa: F401  (loads the plugins)
+from tests.conftest import scratch_database
 
 from engine import runtime  # noqa: E402
 from engine.db import Base, make_engine, make_sessionmaker, write_session  # noqa: E402
@@ -168,19 +169,18 @@ def generate(session) -> dict:
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def year_db(request, tmp_path_factory):
-    url, cleanup = _database(request.param, tmp_path_factory)
-    eng = make_engine(url)
-    try:
-        Base.metadata.create_all(eng)
-        factory = make_sessionmaker(eng)
-        with write_session(factory) as session:
-            load_demo(session)
-            deploy(session, read_folder(PROCESSES_DIR), forms_dir=FORMS_DIR, actor="policy")
-            facts = generate(session)
-        yield factory, facts
-    finally:
-        eng.dispose()
-        cleanup()
+    with scratch_database(request.param, tmp_path_factory.mktemp("year")) as url:
+        eng = make_engine(url)
+        try:
+            Base.metadata.create_all(eng)
+            factory = make_sessionmaker(eng)
+            with write_session(factory) as session:
+                load_demo(session)
+                deploy(session, read_folder(PROCESSES_DIR), forms_dir=FORMS_DIR, actor="policy")
+                facts = generate(session)
+            yield factory, facts
+        finally:
+            eng.dispose()
 
 
 # -- the independent computation of the R20 figures ------------------------------------------
@@ -435,6 +435,7 @@ def test_r17_r18_annual_assessment_through_the_diagram_and_new_weights_only_chan
     assert not result.incidents
     with factory() as session:
         assert A.annual_results(session, 2026) == frozen_before
+        _assessment_export_holds_the_frozen_results(session, frozen_before)
 
 
 def test_r16_evaluation_summary_by_department(year_db):
@@ -489,16 +490,12 @@ def test_r20_exports_open_with_openpyxl_and_hold_the_numbers_of_stats(year_db):
         assert len(evals) - 1 == sum(1 for e in facts["evaluations"] if e["at"].astimezone(TZ).year == 2026)
 
 
-def test_r17_assessment_export_holds_the_frozen_results(year_db):
-    factory, _ = year_db
-    with factory() as session:
-        results = A.annual_results(session, 2026)
-        if results is None or not results["frozen"]:
-            pytest.skip("runs after the annual assessment test of this module")
-        rows = _sheet_rows(exports.export_assessment(session, 2026, "xlsx"), "2026年度部门考核")
-        head = rows[0]
-        assert head[:2] == ["部门代码", "部门"]
-        assert [(r[0], r[head.index("综合得分")], r[head.index("评价次数")]) for r in rows[1:]] == \
-            [(d["department_id"], d["score"], d["evaluations"]) for d in results["departments"]]
-        text = exports.export_assessment(session, 2026, "csv").decode("utf-8-sig")
-        assert "【城区本级工作考核】" in text and "花山区" in text
+def _assessment_export_holds_the_frozen_results(session, results):
+    """R17: the export of a frozen year holds its results (part of the annual assessment story)."""
+    rows = _sheet_rows(exports.export_assessment(session, 2026, "xlsx"), "2026年度部门考核")
+    head = rows[0]
+    assert head[:2] == ["部门代码", "部门"]
+    assert [(r[0], r[head.index("综合得分")], r[head.index("评价次数")]) for r in rows[1:]] == \
+        [(d["department_id"], d["score"], d["evaluations"]) for d in results["departments"]]
+    text = exports.export_assessment(session, 2026, "csv").decode("utf-8-sig")
+    assert "【城区本级工作考核】" in text and "花山区" in text

@@ -10,7 +10,8 @@ import pytest
 from lxml import html as lhtml
 from sqlalchemy import select
 
-from tests.procedure_kit import _database
+import tests.procedure_kit  # noqa: F401  (loads the plugins)
+from tests.conftest import scratch_database
 
 from engine.db import write_session  # noqa: E402
 from engine.models import InboxTask  # noqa: E402
@@ -24,15 +25,14 @@ COMMUNITIES = ("hs-jfl-sq1", "hs-jfl-sq2", "hs-hdl-sq1")
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def site(request, tmp_path_factory):
-    url, cleanup = _database(request.param, tmp_path_factory)
-    factory = prepare_database(url)
-    app = make_app(url, tmp_path_factory.mktemp("joint"))
-    try:
-        yield app, factory
-    finally:
-        dispose(app)
-        factory.kw["bind"].dispose()
-        cleanup()
+    with scratch_database(request.param, tmp_path_factory.mktemp("joint-db")) as url:
+        factory = prepare_database(url)
+        app = make_app(url, tmp_path_factory.mktemp("joint"))
+        try:
+            yield app, factory
+        finally:
+            dispose(app)
+            factory.kw["bind"].dispose()
 
 
 def client_for(app, username):

@@ -15,7 +15,8 @@ import pytest
 from lxml import html as lhtml
 from openpyxl import load_workbook
 
-from tests.procedure_kit import _database
+import tests.procedure_kit  # noqa: F401  (loads the plugins)
+from tests.conftest import scratch_database
 
 from engine.db import write_session  # noqa: E402
 from governance import assessment as A  # noqa: E402
@@ -88,16 +89,15 @@ def generate(factory, n: int = 60, seed: int = 611) -> None:
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def site(request, tmp_path_factory):
-    url, cleanup = _database(request.param, tmp_path_factory)
-    factory = prepare_database(url)
-    generate(factory)
-    app = make_app(url, tmp_path_factory.mktemp("reports"))
-    try:
-        yield app, factory
-    finally:
-        dispose(app)
-        factory.kw["bind"].dispose()
-        cleanup()
+    with scratch_database(request.param, tmp_path_factory.mktemp("reports-db")) as url:
+        factory = prepare_database(url)
+        generate(factory)
+        app = make_app(url, tmp_path_factory.mktemp("reports"))
+        try:
+            yield app, factory
+        finally:
+            dispose(app)
+            factory.kw["bind"].dispose()
 
 
 def client_for(app, username):

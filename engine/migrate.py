@@ -1,7 +1,6 @@
 """Schema migrations (Alembic) run from code: `whistle init` and the tests call `upgrade`."""
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 from alembic import command
@@ -9,17 +8,6 @@ from alembic.config import Config
 from sqlalchemy.engine import Engine
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-MODEL_MODULES = ("engine.models", "governance.models")
-
-
-def import_models() -> None:
-    """Import every module that defines tables, so Base.metadata is complete."""
-    for name in MODEL_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
 
 
 def alembic_config(url: str | None = None) -> Config:

@@ -2,10 +2,10 @@
 (or the connection handed over by `engine.migrate.upgrade`)."""
 from alembic import context
 
+import engine.models  # noqa: F401  (the tables of every layer that has some)
+import governance.models  # noqa: F401
 from engine.db import Base, make_engine
-from engine.migrate import import_models
 
-import_models()
 target_metadata = Base.metadata
 config = context.config
 
@@ -22,8 +22,8 @@ def run_migrations_online():
     if connection is not None:
         _run(connection)
         return
-    engine = make_engine(config.get_main_option("sqlalchemy.url"))
-    with engine.connect() as conn:
+    db_engine = make_engine(config.get_main_option("sqlalchemy.url"))
+    with db_engine.connect() as conn:
         _run(conn)
 
 

@@ -13,8 +13,7 @@ from engine import admin, versions
 from engine.errors import Conflict, DeployRefused, EngineError, InstanceNotActive, NotFound, TaskNotReady
 
 from . import policy
-from .api import ApiError, _json_body, error_response
-from .auth import user_from_token
+from .api import ApiError, _json_body, authenticate, error_response
 from .db import db, write
 from .extensions import csrf
 from .i18n import engine_error_message
@@ -39,12 +38,7 @@ def _authenticate():
     request.max_content_length = limit
     if request.content_length is not None and request.content_length > limit:
         raise RequestEntityTooLarge()
-    header = request.headers.get("Authorization", "")
-    token = header[7:].strip() if header[:7].lower() == "bearer " else ""
-    user = user_from_token(token) if token else None
-    if user is None:
-        raise ApiError(401, "unauthorized", _("请先登录（提供有效的访问令牌）。"))
-    g.api_user = user
+    authenticate()
     return None
 
 

@@ -9,8 +9,7 @@ from flask_babel import gettext as _
 
 from governance.stats import StatsError
 
-from .api import ApiError, error_response
-from .auth import user_from_token
+from .api import ApiError, authenticate, error_response
 from .db import db
 from .extensions import csrf
 from .views.reports import ScopeError, dashboard_figures
@@ -26,12 +25,7 @@ def _api_error(exc: ApiError):
 
 @bp.before_request
 def _authenticate():
-    header = request.headers.get("Authorization", "")
-    token = header[7:].strip() if header[:7].lower() == "bearer " else ""
-    user = user_from_token(token) if token else None
-    if user is None:
-        raise ApiError(401, "unauthorized", _("请先登录（提供有效的访问令牌）。"))
-    g.api_user = user
+    authenticate()
 
 
 @bp.get("/stats")

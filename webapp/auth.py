@@ -137,3 +137,10 @@ def user_from_token(token: str) -> User | None:
     if user is None or user.username != payload.get("u"):
         return None
     return user
+
+
+def bearer_user(headers) -> User | None:
+    """The officer of the request's `Authorization: Bearer TOKEN`, or None."""
+    header = headers.get("Authorization", "")
+    token = header[7:].strip() if header[:7].lower() == "bearer " else ""
+    return user_from_token(token) if token else None

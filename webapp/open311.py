@@ -33,7 +33,7 @@ from governance.directory import CATEGORIES, unit_name
 from governance.models import Whistle, WhistleEvent
 from governance.register import RegisterError, get_whistle, report_whistle
 
-from .auth import user_from_token
+from .auth import bearer_user
 from .db import db, write
 from .extensions import csrf
 
@@ -152,9 +152,7 @@ def _credentials():
         if configured and hmac.compare_digest(str(key).encode(), str(configured).encode()):
             return None
         raise Open311Error(403, "api_key is not valid")
-    header = request.headers.get("Authorization", "")
-    token = header[7:].strip() if header[:7].lower() == "bearer " else ""
-    user = user_from_token(token) if token else None
+    user = bearer_user(request.headers)
     if user is None:
         raise Open311Error(403, "api_key or a valid bearer token is required")
     if user.role not in OFFICER_ROLES:

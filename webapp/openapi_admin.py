@@ -2,13 +2,7 @@
 merged into the document of /api/v1 by `webapp.openapi.document`."""
 from __future__ import annotations
 
-
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict, description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+from .openapi import _json, _ref
 
 
 def _errors(*codes: int) -> dict:

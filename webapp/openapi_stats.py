@@ -2,6 +2,8 @@
 /api/v1 by `webapp.openapi.document`."""
 from __future__ import annotations
 
+from .openapi import _ref
+
 RATE = {"type": ["number", "null"], "description": "percentage with one decimal; null when nothing to compute"}
 COUNT = {"type": "integer", "minimum": 0}
 
@@ -20,10 +22,6 @@ FILTERS = {
     "department": ({"type": "string"}, "Department id, lead or cooperating"),
     "category": ({"type": "string"}, "Whistle category, e.g. 交通出行"),
 }
-
-
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
 
 
 SCHEMAS = {

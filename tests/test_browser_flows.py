@@ -18,6 +18,8 @@ pytestmark = pytest.mark.browser
 
 require_browser()
 
+from playwright.sync_api import expect  # noqa: E402  (after the skip check)
+
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
@@ -125,10 +127,11 @@ def test_english_switch(live, page):
     assert page.get_by_role("heading", level=1).inner_text() == "Inbox"
     assert page.locator("html").get_attribute("lang") == "en"
     page.get_by_role("link", name="Search whistles").first.click()
-    assert page.get_by_role("button", name="Search").is_visible()
+    page.wait_for_url(re.compile(r".*/whistles"))
+    expect(page.get_by_role("button", name="Search")).to_be_visible()
     shot(page, "search-en")
     page.get_by_test_id("lang-zh").click()
-    assert page.get_by_role("heading", level=1).inner_text() == "查询吹哨事项"
+    expect(page.get_by_role("heading", level=1)).to_have_text("查询吹哨事项")
 
 
 def test_phone_width_menu_and_keyboard(live, browser):

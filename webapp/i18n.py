@@ -37,10 +37,10 @@ def compile_catalogues(source: Path = SOURCE_DIR) -> Path:
         mo.parent.mkdir(parents=True, exist_ok=True)
         with po.open("rb") as fh:
             catalog = read_po(fh)
-        tmp = mo.with_suffix(".mo.tmp")
-        with tmp.open("wb") as fh:
+        # A private temporary name: several processes (test workers, server and worker) may start at once.
+        with tempfile.NamedTemporaryFile("wb", dir=mo.parent, suffix=".tmp", delete=False) as fh:
             write_mo(fh, catalog)
-        tmp.replace(mo)
+        Path(fh.name).replace(mo)
     return target
 
 

@@ -140,12 +140,12 @@ def test_instance_page_marks_elements_and_acts_with_reason(page, live):
     page.once("dialog", lambda dialog: dialog.accept())
     edit.locator("button").click()
     page.wait_for_selector("text=已执行“修改数据”")
-    for action, reason in (("resume", "已修正"), ("retry", "修正后重试")):
+    for action, reason, done in (("resume", "已修正", "已执行“恢复”"), ("retry", "修正后重试", "已执行“重试”")):
         form = page.get_by_test_id(f"action-{action}").first
         form.locator("input[name='reason']").fill(reason)
         page.once("dialog", lambda dialog: dialog.accept())
         form.locator("button").click()
-        page.wait_for_load_state()
+        page.wait_for_selector(f"text={done}")     # the page the action redirected to
     page.wait_for_selector("[data-bpmn-states][data-rendered='true']")
     assert page.get_by_test_id("status").inner_text() == "运行中"
     marked = page.get_attribute("[data-bpmn-states]", "data-marked").split()

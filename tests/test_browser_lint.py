@@ -4,7 +4,6 @@ drawn.
 
 With WHISTLE_SCREENSHOTS=1 the pages are saved in test-output/ (a failing test always leaves one).
 """
-import re
 import shutil
 
 import pytest
@@ -12,7 +11,7 @@ import pytest
 from webapp.system import FORMS_DIR, PROCESSES_DIR
 from tests.webkit import LiveServer, dispose, make_app, prepare_database
 
-from tests.browserkit import browser, page, require_browser, shot  # noqa: F401
+from tests.browserkit import browser, log_in, page, require_browser, shot  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -34,11 +33,7 @@ def live(tmp_path_factory):
 
 
 def open_modeler(pg, server, name: str) -> None:
-    pg.goto(server.url + "/login")
-    pg.get_by_label("用户名").fill("policy")
-    pg.get_by_label("密码").fill("demo1234")
-    pg.get_by_role("button", name="登录").click()
-    pg.wait_for_url(re.compile(r".*/inbox$"))
+    log_in(pg, server, "policy")
     pg.goto(server.url + f"/processes/modeler?file={name}")
     pg.wait_for_selector("[data-modeler][data-rendered='true']")
     pg.wait_for_selector("[data-modeler][data-linted]")

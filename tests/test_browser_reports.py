@@ -1,12 +1,12 @@
 """The dashboard in a real Chromium (Debian's /usr/bin/chromium via Playwright; SQLite): the
 ECharts charts render (canvas), the tables hold the figures, an export runs as a job with a
-progress bar and downloads, and the page is readable at phone width. Screenshots go to
-test-output/ (dashboard.png, dashboard-phone.png)."""
+progress bar and downloads, and the page is readable at phone width.
+
+With WHISTLE_SCREENSHOTS=1 the pages are saved in test-output/ (a failing test always leaves one).
+"""
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -15,16 +15,13 @@ from governance.stats import stats
 from tests.test_reports_pages import generate
 from tests.webkit import LiveServer, dispose, make_app, prepare_database
 
+from tests.browserkit import browser, log_in, page, require_browser, shot  # noqa: F401
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
-OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
+require_browser("charts.js")
 
-if not os.path.exists(CHROMIUM):
-    pytest.skip("needs Debian's chromium at /usr/bin/chromium", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
+from playwright.sync_api import expect  # noqa: E402  (after the skip check)
 
 
 @pytest.fixture(scope="module")
@@ -40,70 +37,51 @@ def live(tmp_path_factory):
     factory.kw["bind"].dispose()
 
 
-def test_dashboard_renders_charts_and_tables(live, tmp_path):
+def test_dashboard_renders_charts_and_tables(live, page, tmp_path):
     server, factory = live
     with factory() as session:
         expected = stats(session, year=2026)
-    OUTPUT.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN", accept_downloads=True)
-            context.set_default_timeout(15_000)
-            pg = context.new_page()
-            errors = []
-            pg.on("pageerror", lambda exc: errors.append(str(exc)))
-            pg.goto(server.url + "/login")
-            pg.get_by_label("用户名").fill("zzb-mas")
-            pg.get_by_label("密码").fill("demo1234")
-            pg.get_by_role("button", name="登录").click()
-            pg.wait_for_url(re.compile(r".*/inbox$"))
-            pg.locator(".wr-sidebar").get_by_test_id("menu-dashboard").click()
-            pg.wait_for_url(re.compile(r".*/dashboard$"))
-            pg.select_option("#f-year", "2026")
-            pg.get_by_role("button", name="筛选").click()
-            pg.wait_for_url(re.compile(r".*year=2026.*"))
-            charts = pg.locator(".wr-chart")
-            assert charts.count() == 5
-            pg.wait_for_function("document.querySelectorAll('.wr-chart[data-rendered] canvas').length >= 5")
-            for i in range(charts.count()):
-                box = charts.nth(i).locator("canvas").first.bounding_box()
-                assert box and box["width"] > 200 and box["height"] > 200
-            assert pg.get_by_test_id("total-reported").inner_text() == str(expected["totals"]["reported"])
-            rate = expected["rates"]["satisfaction"]
-            assert pg.get_by_test_id("rate-satisfaction").inner_text() == f"{rate:.1f}%"
-            table = pg.get_by_test_id("table-district")
-            assert table.is_visible()
-            assert table.locator("tbody tr").count() == len(expected["by_district"])
-            first = expected["by_district"][0]
-            assert table.locator("tbody tr").first.locator("th").inner_text() == first["name"]
-            pg.screenshot(path=str(OUTPUT / "dashboard.png"), full_page=True)
+    log_in(page, server, "zzb-mas")
+    page.locator(".wr-sidebar").get_by_test_id("menu-dashboard").click()
+    page.wait_for_url(re.compile(r".*/dashboard$"))
+    page.select_option("#f-year", "2026")
+    page.get_by_role("button", name="筛选").click()
+    page.wait_for_url(re.compile(r".*year=2026.*"))
+    charts = page.locator(".wr-chart")
+    assert charts.count() == 5
+    page.wait_for_function("document.querySelectorAll('.wr-chart[data-rendered] canvas').length >= 5")
+    for i in range(charts.count()):
+        box = charts.nth(i).locator("canvas").first.bounding_box()
+        assert box and box["width"] > 200 and box["height"] > 200
+    assert page.get_by_test_id("total-reported").inner_text() == str(expected["totals"]["reported"])
+    rate = expected["rates"]["satisfaction"]
+    assert page.get_by_test_id("rate-satisfaction").inner_text() == f"{rate:.1f}%"
+    table = page.get_by_test_id("table-district")
+    expect(table).to_be_visible()
+    assert table.locator("tbody tr").count() == len(expected["by_district"])
+    first = expected["by_district"][0]
+    assert table.locator("tbody tr").first.locator("th").inner_text() == first["name"]
+    shot(page, "dashboard")
 
-            # export as a job with a progress bar, then the download
-            form = pg.get_by_test_id("export-register")
-            with pg.expect_download() as info:
-                form.get_by_role("button", name="导出 Excel").click()
-            download = info.value
-            assert download.suggested_filename.endswith(".xlsx")
-            target = tmp_path / "register.xlsx"
-            download.save_as(target)
-            ws = load_workbook(target, read_only=True).worksheets[0]
-            assert sum(1 for _ in ws.iter_rows()) - 1 == expected["totals"]["reported"]
-            assert "导出完成" in form.locator(".export-status").inner_text()
-            assert not errors, errors
+    # export as a job with a progress bar, then the download
+    form = page.get_by_test_id("export-register")
+    with page.expect_download() as info:
+        form.get_by_role("button", name="导出 Excel").click()
+    download = info.value
+    assert download.suggested_filename.endswith(".xlsx")
+    target = tmp_path / "register.xlsx"
+    download.save_as(target)
+    ws = load_workbook(target, read_only=True).worksheets[0]
+    assert sum(1 for _ in ws.iter_rows()) - 1 == expected["totals"]["reported"]
+    expect(form.locator(".export-status")).to_contain_text("导出完成")
+    assert not page.js_errors, page.js_errors
 
-            # phone width: the charts shrink with the page, the tables scroll inside their box
-            pg.set_viewport_size({"width": 390, "height": 844})
-            pg.wait_for_timeout(400)
-            width = pg.evaluate("document.documentElement.scrollWidth")
-            assert width <= 400, width
-            box = charts.first.locator("canvas").first.bounding_box()
-            assert box["width"] <= 390
-            pg.screenshot(path=str(OUTPUT / "dashboard-phone.png"), full_page=True)
-            pg.get_by_test_id("table-street").scroll_into_view_if_needed()
-            pg.screenshot(path=str(OUTPUT / "dashboard-phone-table.png"))
-            pg.locator(".wr-chart").nth(3).scroll_into_view_if_needed()
-            pg.screenshot(path=str(OUTPUT / "dashboard-phone-chart.png"))
-            context.close()
-        finally:
-            browser.close()
+    # phone width: the charts shrink with the page, the tables scroll inside their box
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_function("""() => document.documentElement.scrollWidth <= 400
+        && document.querySelector('.wr-chart canvas').getBoundingClientRect().width <= 390""")
+    shot(page, "dashboard-phone")
+    page.get_by_test_id("table-street").scroll_into_view_if_needed()
+    shot(page, "dashboard-phone-table", full_page=False)
+    page.locator(".wr-chart").nth(3).scroll_into_view_if_needed()
+    shot(page, "dashboard-phone-chart", full_page=False)

@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import String, and_, cast, false, func, or_, select, true
+from sqlalchemy import String, and_, case, cast, false, func, null, or_, select, true, type_coerce
 
 from engine import runtime
 from engine.clock import now as clock_now
 from engine.errors import EngineError, NotFound
-from engine.models import AuditEvent, Deployment, InboxTask, Instance
+from engine.models import AuditEvent, Deployment, InboxTask, Instance, TZDateTime
 
 from .calendar import parse_datetime
 from .consultations import record_consultation_answer
@@ -47,9 +47,17 @@ def _task_scope(officer):
     return and_(InboxTask.role == officer.role, InboxTask.unit_id == officer.unit_id)
 
 
+def may_do(officer, task) -> bool:
+    """The same rule as `_task_scope`, for a task already read (an InboxTask or a TaskItem)."""
+    return officer.role == "admin" or (task.role == officer.role and task.unit_id == officer.unit_id)
+
+
+def _with_whistle():
+    return select(InboxTask, Whistle).outerjoin(Whistle, Whistle.instance_id == InboxTask.instance_id)
+
+
 def _inbox_query(officer):
-    return (select(InboxTask, Whistle).outerjoin(Whistle, Whistle.instance_id == InboxTask.instance_id)
-            .where(_task_scope(officer)))
+    return _with_whistle().where(_task_scope(officer))
 
 
 def _listed_query(officer):
@@ -58,20 +66,18 @@ def _listed_query(officer):
             .where(Instance.status.in_(runtime.ACTIVE)))
 
 
-def effective_due(task: InboxTask, whistle: Whistle | None, session=None) -> datetime | None:
-    """The task's deadline: its own `due_at`, else the register's deadline for that kind of task."""
-    if task.due_at is not None:
-        return task.due_at
-    if whistle is None:
-        return None
-    if task.task == "report_for_duty":
-        return whistle.report_due
-    if task.task in ("complete_matter", "cooperate"):
-        return whistle.complete_due
-    if task.task == "consultation_reply" and session is not None:
-        return session.scalar(select(func.max(Consultation.due_at)).where(
-            Consultation.whistle_id == whistle.id, Consultation.closed_at.is_(None)))
-    return None
+def _due_column():
+    """The task's deadline as SQL: its own `due_at`, else the register's deadline for that kind of
+    task (report / completion), else the open consultation's reply deadline."""
+    consultation_due = (select(func.max(Consultation.due_at))
+                        .where(Consultation.whistle_id == Whistle.id, Consultation.closed_at.is_(None))
+                        .correlate(Whistle).scalar_subquery())
+    return type_coerce(case(
+        (InboxTask.due_at.is_not(None), InboxTask.due_at),
+        (InboxTask.task == "report_for_duty", Whistle.report_due),
+        (InboxTask.task.in_(("complete_matter", "cooperate")), Whistle.complete_due),
+        (InboxTask.task == "consultation_reply", consultation_due),
+        else_=null()), TZDateTime).label("due")
 
 
 def deadline_state(due: datetime | None, now: datetime | None = None) -> str:
@@ -113,14 +119,16 @@ class TaskItem:
                 "deadline_state": self.state}
 
 
-def _item(session, task: InboxTask, whistle: Whistle | None, now: datetime) -> TaskItem:
-    due = effective_due(task, whistle, session)
-    return TaskItem(id=task.id, task=task.task, name=task.name, instance_id=task.instance_id,
-                    whistle_id=whistle.id if whistle else None, whistle_no=whistle.whistle_no if whistle else None,
-                    title=whistle.title if whistle else None, category=whistle.category if whistle else None,
-                    community_id=whistle.community_id if whistle else None, role=task.role,
-                    unit_id=task.unit_id, assignee=task.assignee, due_at=due, created_at=task.created_at,
-                    state=deadline_state(due, now))
+def _items(session, stmt, now: datetime) -> list[TaskItem]:
+    """TaskItems for a select of (InboxTask, Whistle) rows, their deadlines computed in SQL."""
+    return [TaskItem(id=task.id, task=task.task, name=task.name, instance_id=task.instance_id,
+                     whistle_id=whistle.id if whistle else None,
+                     whistle_no=whistle.whistle_no if whistle else None,
+                     title=whistle.title if whistle else None, category=whistle.category if whistle else None,
+                     community_id=whistle.community_id if whistle else None, role=task.role,
+                     unit_id=task.unit_id, assignee=task.assignee, due_at=due, created_at=task.created_at,
+                     state=deadline_state(due, now))
+            for task, whistle, due in session.execute(stmt.add_columns(_due_column()))]
 
 
 @dataclass
@@ -135,41 +143,48 @@ class InboxPage:
 def inbox(session, officer, *, task: str | None = None, category: str | None = None,
           overdue: bool = False, mine: bool = False, order: str = "newest", page: int = 1,
           per_page: int = 20, now: datetime | None = None) -> InboxPage:
-    """The ready tasks `officer` may do, filtered, sorted (newest first or by due date), paged."""
+    """The ready tasks `officer` may do, filtered, sorted (newest first or by due date), paged, all
+    in SQL: three queries (counts, filtered total, one page) whatever the number of tasks."""
     now = now or clock_now()
-    rows = session.execute(_listed_query(officer).order_by(InboxTask.created_at.desc(), InboxTask.id)).all()
-    every = [_item(session, t, w, now) for t, w in rows]
-    by_task: dict[str, list] = {}
-    for it in every:
-        entry = by_task.setdefault(it.task, [it.name or it.task, 0])
-        entry[1] += 1
-    counts = {"total": len(every), "overdue": sum(1 for i in every if i.state == "overdue"),
-              "soon": sum(1 for i in every if i.state == "soon"),
-              "by_task": {k: tuple(v) for k, v in sorted(by_task.items())}}
-    items = every
+    due = _due_column()
+    is_overdue = due < type_coerce(now, TZDateTime)
+    is_soon = and_(~is_overdue, due <= type_coerce(now + DUE_SOON, TZDateTime))
+    by_task, total_all, n_overdue, n_soon = {}, 0, 0, 0
+    for name_task, name, n, late, soon in session.execute(
+            _listed_query(officer).with_only_columns(
+                InboxTask.task, func.min(InboxTask.name), func.count(), func.sum(case((is_overdue, 1), else_=0)),
+                func.sum(case((is_soon, 1), else_=0)), maintain_column_froms=True)
+            .group_by(InboxTask.task).order_by(InboxTask.task)):
+        by_task[name_task] = (name or name_task, n)
+        total_all, n_overdue, n_soon = total_all + n, n_overdue + (late or 0), n_soon + (soon or 0)
+    counts = {"total": total_all, "overdue": n_overdue, "soon": n_soon, "by_task": by_task}
+
+    chosen = _listed_query(officer)
     if task:
-        items = [i for i in items if i.task == task]
+        chosen = chosen.where(InboxTask.task == task)
     if category:
-        items = [i for i in items if i.category == category]
+        chosen = chosen.where(Whistle.category == category)
     if overdue:
-        items = [i for i in items if i.state == "overdue"]
+        chosen = chosen.where(is_overdue)
     if mine:
-        items = [i for i in items if i.assignee == officer.username]
-    if order == "due":
-        far = datetime.max.replace(tzinfo=now.tzinfo)
-        items = sorted(items, key=lambda i: (i.due_at is None, i.due_at or far, i.created_at))
+        chosen = chosen.where(InboxTask.assignee == officer.username)
+    total = session.scalar(chosen.with_only_columns(func.count(), maintain_column_froms=True))
     per_page = max(1, min(int(per_page), 200))
-    pages = max(1, -(-len(items) // per_page))
+    pages = max(1, -(-total // per_page))
     page = max(1, min(int(page), pages))
-    return InboxPage(items[(page - 1) * per_page: page * per_page], len(items), page, pages, counts)
+    if order == "due":
+        chosen = chosen.order_by(case((due.is_(None), 1), else_=0), due, InboxTask.created_at, InboxTask.id)
+    else:
+        chosen = chosen.order_by(InboxTask.created_at.desc(), InboxTask.id)
+    items = _items(session, chosen.limit(per_page).offset((page - 1) * per_page), now)
+    return InboxPage(items, total, page, pages, counts)
 
 
 def task_for(session, officer, task_id: str) -> tuple[InboxTask, Whistle | None]:
     """The ready task `task_id` if `officer` may do it: TaskNotReady when it is gone,
     Forbidden when it belongs to someone else."""
     runtime.get_ready_task(session, task_id)   # raises TaskNotReady
-    row = session.execute(select(InboxTask, Whistle).outerjoin(Whistle, Whistle.instance_id == InboxTask.instance_id)
-                          .where(InboxTask.id == task_id)).first()
+    row = session.execute(_with_whistle().where(InboxTask.id == task_id)).first()
     if row is None:
         runtime.get_ready_task(session, task_id)
     task, whistle = row
@@ -179,8 +194,14 @@ def task_for(session, officer, task_id: str) -> tuple[InboxTask, Whistle | None]
     return task, whistle
 
 
-def task_item(session, task: InboxTask, whistle: Whistle | None) -> TaskItem:
-    return _item(session, task, whistle, clock_now())
+def task_item(session, task: InboxTask) -> TaskItem:
+    return _items(session, _with_whistle().where(InboxTask.id == task.id), clock_now())[0]
+
+
+def instance_tasks(session, instance_id: int) -> list[TaskItem]:
+    """Every ready task of one instance, oldest first (the whistle page)."""
+    return _items(session, _with_whistle().where(InboxTask.instance_id == instance_id)
+                  .order_by(InboxTask.created_at, InboxTask.id), clock_now())
 
 
 def task_form(session, task: InboxTask) -> dict | None:
@@ -282,10 +303,8 @@ def _reply_logged(session, whistle: Whistle, reply: str) -> bool:
 
 def joint_meeting_tasks(session, officer) -> list[TaskItem]:
     """The community's waiting `joint_meeting` tasks (R3), oldest first."""
-    rows = session.execute(_listed_query(officer).where(InboxTask.task == "joint_meeting")
-                           .order_by(InboxTask.created_at, InboxTask.id)).all()
-    now = clock_now()
-    return [_item(session, t, w, now) for t, w in rows]
+    return _items(session, _listed_query(officer).where(InboxTask.task == "joint_meeting")
+                  .order_by(InboxTask.created_at, InboxTask.id), clock_now())
 
 
 def record_joint_meeting(session, officer, task_ids: list[str], data: dict) -> list[Instance]:

@@ -257,7 +257,7 @@ def get_task(task_id):
     task, whistle = _task(task_id)
     session = db()
     schema = workspace.task_form(session, task)
-    body = workspace.task_item(session, task, whistle).as_dict()
+    body = workspace.task_item(session, task).as_dict()
     body.update(form=display_schema(schema), data=workspace.task_values(session, task, schema),
                 context=workspace.task_context(session, task))
     return jsonify(body)

@@ -36,7 +36,7 @@ def _render(task, whistle, schema, values, errors, status=200):
         if key.endswith("department_id") and isinstance(value, str):
             readonly[key] = unit_name(session, value)
     fields = build_fields(schema, values, errors, readonly) if schema else []
-    item = workspace.task_item(session, task, whistle)
+    item = workspace.task_item(session, task)
     events = workspace.timeline(session, whistle) if whistle else []
     officers = workspace.assignable_officers(session, current_user, task, whistle)
     return render_template("task.html", task=task, item=item, whistle=whistle, schema=display_schema(schema),

@@ -5,11 +5,9 @@ import json
 
 from flask import Blueprint, abort, render_template, request, send_file
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from engine.clock import now
 from engine.errors import NotFound
-from engine.models import InboxTask
 from governance import workspace
 from governance.directory import CATEGORIES, unit_name
 from governance.register import STAGES, whistle_record
@@ -35,12 +33,8 @@ def show(whistle_id):
     session = db()
     whistle = _visible(whistle_id)
     record = whistle_record(session, whistle.id)
-    tasks = [workspace.task_item(session, t, whistle)
-             for t in session.scalars(select(InboxTask).where(InboxTask.instance_id == whistle.instance_id)
-                                      .order_by(InboxTask.created_at))] if whistle.instance_id else []
-    mine = {row.id for row in session.execute(workspace._inbox_query(current_user)
-                                              .where(InboxTask.instance_id == whistle.instance_id)).scalars()} \
-        if whistle.instance_id else set()
+    tasks = workspace.instance_tasks(session, whistle.instance_id) if whistle.instance_id else []
+    mine = {t.id for t in tasks if workspace.may_do(current_user, t)}
     diagrams = workspace.diagrams(session, whistle)
     return render_template("whistle.html", whistle=whistle, record=record, tasks=tasks, mine=mine,
                            events=workspace.timeline(session, whistle), stages=STAGES,

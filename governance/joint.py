@@ -489,6 +489,24 @@ def sync_facts(session, joint: JointMatter, data: dict, *, at: datetime | None =
         w.extension_count = extensions
 
 
+def flag_overdue(session, joint: JointMatter, kind: str, data: dict, *, at: datetime | None = None) -> bool:
+    """R8/R10 while the joint matter is handled: every linked whistle is flagged when the joint
+    deadline passes, so each community and the org department hear of it then, not at close.
+    The linked whistles first take the joint handling's current completion deadline (an extension)."""
+    from .calendar import parse_datetime
+    from .orders import flag_overdue as flag_whistle
+    complete_due = parse_datetime(data["complete_due"]) if data.get("complete_due") else None
+    flagged = False
+    for w in linked_whistles(session, joint):
+        if complete_due is not None and w.complete_due != complete_due:
+            w.complete_due = complete_due
+            order = session.scalar(select(TaskOrder).where(TaskOrder.order_no == w.task_order_no))
+            if order is not None:
+                order.complete_due = complete_due
+        flagged = flag_whistle(session, w, kind, at=at) or flagged
+    return flagged
+
+
 def close(session, joint: JointMatter, data: dict, *, actor=None, at=None) -> dict:
     """End of the joint handling: sync the facts, then send `joint_matter_closed` to every linked
     whistle that waits for it (the others get it from `deliver_pending` once they wait)."""

@@ -11,6 +11,7 @@ from engine import runtime  # noqa: E402
 from engine.db import write_session  # noqa: E402
 from engine.models import AuditEvent, InboxTask, Instance  # noqa: E402
 from governance import joint as J  # noqa: E402
+from governance.directory import org_unit_id  # noqa: E402
 from governance.evaluations import register_mechanism  # noqa: E402
 from governance.joint_assessment_models import JointLink, JointMatter  # noqa: E402
 from governance.mechanisms_search import mechanisms_for_whistle, search_mechanisms  # noqa: E402
@@ -172,3 +173,41 @@ def test_r15_standing_mechanisms_are_found_by_search_and_for_a_similar_whistle(w
         assert mid not in [r["id"] for r in search_mechanisms(session, department="city-cgj")]
         found = mechanisms_for_whistle(session, w.id)
         assert found and found[0]["id"] == mid and "同一类别" in found[0]["reasons"]
+
+
+def test_r10_a_missed_joint_deadline_is_flagged_and_notified_to_every_community_at_once(world):
+    """R8/R10 in a joint matter (R14): when the lead department misses the report deadline, every
+    linked whistle is flagged and its community notified then, once, not only when the matter closes."""
+    at = local(2026, 5, 4)
+    communities = COMMUNITIES[:2]
+    ws = [to_street_review(world, "小区路段积水严重", c, at, category="城市管理") for c in communities]
+    ids = [w.id for w in ws]
+    with write_session(world.factory) as session:
+        joint = J.open_joint_matter(session, ids, actor="zzb-hs", level="district",
+                                    lead_department_id="hs-cgj", at=local(2026, 5, 5))
+        jinst = joint.instance_id
+    do(world, jinst, "propose", {"decision": "consult", "lead_department_id": "hs-cgj",
+                                 "cooperating_department_ids": []}, local(2026, 5, 6))
+    do(world, jinst, "consultation_reply", {"answer": "accept"}, local(2026, 5, 6, 11), unit="hs-cgj")
+    do(world, jinst, "confirm_dispatch", {"decision": "dispatch"}, local(2026, 5, 7))
+    with world.factory() as session:
+        report_due = max(session.get(Whistle, wid).report_due for wid in ids)
+        assert report_due is not None
+
+    def overdue_notices(session):
+        return sorted((n.unit_id, n.whistle_id) for n in session.scalars(
+            select(Notice).where(Notice.kind == "report_overdue", Notice.whistle_id.in_(ids))))
+
+    world.fire(report_due - J.timedelta(hours=1))
+    with world.factory() as session:
+        assert overdue_notices(session) == []
+    for _ in range(2):                                     # a second sweep adds nothing
+        world.fire(report_due + J.timedelta(hours=1))
+        with world.factory() as session:
+            assert session.get(JointMatter, joint.id).status == "dispatched"       # still being handled
+            assert all(session.get(Whistle, wid).report_overdue for wid in ids)
+            notices = overdue_notices(session)
+            for wid, community in zip(ids, communities):
+                assert (community, wid) in notices                                   # each community hears of it
+                assert (org_unit_id("district", "hs"), wid) in notices               # and the org department
+            assert len(notices) == 2 * len(ids)

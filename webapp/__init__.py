@@ -83,11 +83,13 @@ def _register_blueprints(app: Flask) -> None:
 def _template_helpers(app: Flask) -> None:
     from . import i18n
     from .db import db
+    from .terms import term
     from .views.notices import unread_count
 
     app.add_template_filter(i18n.fmt_date, "date")
     app.add_template_filter(i18n.fmt_datetime, "datetime")
     app.add_template_filter(i18n.fmt_rate, "rate")
+    app.add_template_filter(term, "term")
 
     @app.context_processor
     def globals_():

@@ -254,7 +254,7 @@ def _task(task_id: str, *, for_update: bool = False):
 
 @bp.get("/tasks/<task_id>")
 def get_task(task_id):
-    task, whistle = _task(task_id)
+    task, _whistle = _task(task_id)
     session = db()
     schema = workspace.task_form(session, task)
     body = workspace.task_item(session, task).as_dict()

@@ -11,6 +11,7 @@ from governance import forms, workspace
 from governance.directory import unit_name
 
 from ..db import db, write
+from ..terms import term
 from ..formview import build_fields, display_schema, error_map
 from ..i18n import engine_error_message
 
@@ -88,7 +89,7 @@ def submit(task_id):
             if incident:   # recorded for an administrator to retry; the step itself was rolled back
                 flash(engine_error_message(IncidentRaised("incident")), "danger")
                 return redirect(url_for("whistles.show", whistle_id=whistle.id) if whistle else url_for("inbox.index"))
-            flash(_("已办理“%(name)s”（%(no)s）。", name=task.name or task.task,
+            flash(_("已办理“%(name)s”（%(no)s）。", name=term(task.name, task.task),
                     no=whistle.whistle_no if whistle else task.instance_id), "success")
             return redirect(url_for("inbox.index"))
     flash(_("表单有误，请按提示修改。"), "danger")

@@ -29,3 +29,21 @@ def test_catalogues_compiled_by_many_processes_at_once(tmp_path):
     finally:
         if target:
             shutil.rmtree(target, ignore_errors=True)
+
+
+def test_every_text_marked_in_the_web_app_has_english():
+    """What `pybabel extract` would collect from webapp/ (gettext, _ and lazy _l, Python and
+    templates) is all translated in the English catalogue."""
+    from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+    from babel.messages.pofile import read_po
+
+    keywords = {**DEFAULT_KEYWORDS, "_l": None}
+    method_map = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
+    webapp = SOURCE_DIR.parent
+    marked = {(m if isinstance(m, str) else m[0]): f"{path}:{line}"
+              for path, line, m, *_ in extract_from_dir(str(webapp), method_map, keywords=keywords)}
+    with next(SOURCE_DIR.glob("en/LC_MESSAGES/*.po")).open("rb") as fh:
+        catalogue = read_po(fh)
+    translated = {(m.id if isinstance(m.id, str) else m.id[0]) for m in catalogue if m.id and m.string}
+    missing = sorted(f"{where}: {text}" for text, where in marked.items() if text not in translated)
+    assert len(marked) > 500 and not missing, missing

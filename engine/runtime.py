@@ -24,6 +24,8 @@ from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import (BoundaryEvent, IntermediateCatchEvent,
+                                                                       ReceiveTask)
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
@@ -71,6 +73,25 @@ def loaded_version(session: Session, instance: Instance) -> LoadedVersion:
 def load_workflow(session: Session, instance: Instance, script_engine=None) -> BpmnWorkflow:
     lv = loaded_version(session, instance)
     return serializer.loads(instance.state, lv.spec, lv.subprocess_specs, script_engine)
+
+
+def current_elements(session: Session, instance: Instance) -> dict[str, list[str]]:
+    """Where a running instance stands, per process id: the BPMN ids of tasks ready or running,
+    call activities under way and catch events or receive tasks waiting (boundary events, which
+    wait beside their task, are left out)."""
+    out: dict[str, list[str]] = {}
+    if instance.status in ("completed", "cancelled"):
+        return out
+    for task in load_workflow(session, instance).get_tasks(state=TaskState.READY | TaskState.STARTED | TaskState.WAITING):
+        spec = task.task_spec
+        if not spec.bpmn_id or isinstance(spec, BoundaryEvent):
+            continue
+        if task.state == TaskState.WAITING and not isinstance(spec, (IntermediateCatchEvent, ReceiveTask)):
+            continue
+        ids = out.setdefault(task.workflow.spec.name, [])
+        if spec.bpmn_id not in ids:
+            ids.append(spec.bpmn_id)
+    return out
 
 
 # -- one step ------------------------------------------------------------------------------------

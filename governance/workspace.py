@@ -499,8 +499,8 @@ def involved_departments(session, whistle: Whistle) -> list[dict]:
 
 
 def diagrams(session, whistle: Whistle) -> list[dict]:
-    """The deployed BPMN files that show the whistle's position: [{name, process_id, xml,
-    active: [task ids ready there]}]; the main process first."""
+    """The deployed BPMN files that show the whistle's position: [{name, xml, active: [element
+    ids where it stands there]}]; the main process first, then each called process it is in."""
     if not whistle.instance_id:
         return []
     instance = session.get(Instance, whistle.instance_id)
@@ -508,8 +508,6 @@ def diagrams(session, whistle: Whistle) -> list[dict]:
         return []
     deployment = session.get(Deployment, instance.deployment_id)
     files = {**(deployment.dependencies or {}), **(deployment.files or {})}
-    meta = deployment.task_meta or {}
-    ready = [t.task for t in session.scalars(select(InboxTask).where(InboxTask.instance_id == instance.id))]
 
     def file_of(process_id):
         for name, text in files.items():
@@ -518,18 +516,16 @@ def diagrams(session, whistle: Whistle) -> list[dict]:
                 return name
         return None
 
+    try:
+        current = runtime.current_elements(session, instance)
+    except Exception:     # a state that cannot be read still shows the diagram, unmarked
+        current = {}
     wanted: dict[str, list[str]] = {}
-    main = file_of(instance.process_id)
-    if main:
-        wanted[main] = []
-    for task_id in ready:
-        owners = [p for p, tasks in meta.items() if task_id in tasks]
-        owner = instance.process_id if instance.process_id in owners else (owners[0] if owners else None)
-        name = file_of(owner) if owner else None
+    for process_id in dict.fromkeys([instance.process_id, *current]):
+        name = file_of(process_id)
         if name:
-            wanted.setdefault(name, [])
-            if task_id not in wanted[name]:
-                wanted[name].append(task_id)
+            active = wanted.setdefault(name, [])
+            active.extend(e for e in current.get(process_id, []) if e not in active)
     return [{"name": name, "xml": files[name], "active": active} for name, active in wanted.items()]
 
 

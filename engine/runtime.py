@@ -75,11 +75,11 @@ def load_workflow(session: Session, instance: Instance, script_engine=None) -> B
     return serializer.loads(instance.state, lv.spec, lv.subprocess_specs, script_engine)
 
 
-def current_elements(session: Session, instance: Instance) -> dict[str, list[str]]:
-    """Where a running instance stands, per process id: the BPMN ids of tasks ready or running,
+def current_elements(session: Session, instance: Instance) -> dict[str, dict[str, str | None]]:
+    """Where a running instance stands, per process id: {BPMN id: name} of tasks ready or running,
     call activities under way and catch events or receive tasks waiting (boundary events, which
     wait beside their task, are left out)."""
-    out: dict[str, list[str]] = {}
+    out: dict[str, dict[str, str | None]] = {}
     if instance.status in ("completed", "cancelled"):
         return out
     for task in load_workflow(session, instance).get_tasks(state=TaskState.READY | TaskState.STARTED | TaskState.WAITING):
@@ -88,9 +88,7 @@ def current_elements(session: Session, instance: Instance) -> dict[str, list[str
             continue
         if task.state == TaskState.WAITING and not isinstance(spec, (IntermediateCatchEvent, ReceiveTask)):
             continue
-        ids = out.setdefault(task.workflow.spec.name, [])
-        if spec.bpmn_id not in ids:
-            ids.append(spec.bpmn_id)
+        out.setdefault(task.workflow.spec.name, {}).setdefault(spec.bpmn_id, spec.bpmn_name)
     return out
 
 

@@ -500,7 +500,8 @@ def involved_departments(session, whistle: Whistle) -> list[dict]:
 
 def diagrams(session, whistle: Whistle) -> list[dict]:
     """The deployed BPMN files that show the whistle's position: [{name, xml, active: [element
-    ids where it stands there]}]; the main process first, then each called process it is in."""
+    ids where it stands there], active_names}]; the main process first, then each called process
+    it is in."""
     if not whistle.instance_id:
         return []
     instance = session.get(Instance, whistle.instance_id)
@@ -520,13 +521,13 @@ def diagrams(session, whistle: Whistle) -> list[dict]:
         current = runtime.current_elements(session, instance)
     except Exception:     # a state that cannot be read still shows the diagram, unmarked
         current = {}
-    wanted: dict[str, list[str]] = {}
+    wanted: dict[str, dict[str, str | None]] = {}
     for process_id in dict.fromkeys([instance.process_id, *current]):
         name = file_of(process_id)
         if name:
-            active = wanted.setdefault(name, [])
-            active.extend(e for e in current.get(process_id, []) if e not in active)
-    return [{"name": name, "xml": files[name], "active": active} for name, active in wanted.items()]
+            wanted.setdefault(name, {}).update(current.get(process_id, {}))
+    return [{"name": name, "xml": files[name], "active": list(active), "active_names": list(active.values())}
+            for name, active in wanted.items()]
 
 
 def community_of(session, unit_id: str | None) -> Unit | None:

@@ -20,9 +20,14 @@ async function show(container) {
     canvas.zoom("fit-viewport");
     const current = active.map((id) => registry.get(id)).filter(Boolean);
     for (const element of current) canvas.addMarker(element.id, "wr-current");
-    if (canvas.zoom() < 0.6 && current.length) {
+    if (canvas.zoom() < 0.6 && current.length) {   // centre the current position at a legible scale
       canvas.zoom(readable);
-      canvas.scrollToElement(current[0], { top: 40, bottom: 40, left: 200, right: 200 });
+      const left = Math.min(...current.map((e) => e.x)), top = Math.min(...current.map((e) => e.y));
+      const right = Math.max(...current.map((e) => e.x + (e.width || 0)));
+      const bottom = Math.max(...current.map((e) => e.y + (e.height || 0)));
+      const box = canvas.viewbox();
+      canvas.viewbox({ x: (left + right - box.width) / 2, y: (top + bottom - box.height) / 2,
+                       width: box.width, height: box.height });
     }
     container.dataset.rendered = "true";
   } catch (err) {

@@ -3,6 +3,10 @@
 * Working days come from the `chinese-calendar` package, which knows the statutory holidays and
   the make-up working days (调休) announced by the State Council. For a year the package does not
   cover yet, Monday to Friday are taken as working days.
+* Administrators enter the official arrangement themselves (table `calendar_days`, see
+  `governance.calendar_days`): an entered day overrides both the package and the Monday–Friday
+  fallback. The functions stay pure: callers with a session load the entries with
+  `calendar_adjustments(session, since)` and pass them as `adjustments` ({date: is_workday}).
 * Completion deadlines (R10) count CALENDAR months: the same day of the month N months later,
   clamped to the end of a shorter month, never more than one quarter (P3M).
 * The report deadline (R8) is seven calendar days after the task order.
@@ -12,16 +16,22 @@ Every datetime handed out is timezone-aware; `iso()` renders it with the +08:00 
 from __future__ import annotations
 
 import calendar as _stdcal
+import functools
 import re
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
+from sqlalchemy import select
+
+from .models import CalendarDay
 
 TZ = ZoneInfo("Asia/Shanghai")
 OFFICE_CLOSE = time(18, 0)          # deadlines given as a date end at 18:00 local time
 REPORT_DAYS = 7                     # R8: report for duty within one week of the task order
 MAX_COMPLETION_MONTHS = 3           # R10: complete within one quarter
+
+PACKAGE_FIRST_YEAR = 2004          # the first year `chinese-calendar` knows
 
 _PERIOD = re.compile(r"^P(?:(?P<months>\d+)M|(?P<weeks>\d+)W|(?P<days>\d+)D)$")
 
@@ -74,15 +84,47 @@ def local_date(dt: datetime) -> date:
 
 # -- working days --------------------------------------------------------------------------
 
-def is_workday(day: date) -> bool:
-    """True on a Chinese working day (holidays off, make-up Saturdays/Sundays on)."""
+Adjustments = dict[date, bool]   # entered days: True = make-up working day, False = holiday
+
+
+def is_workday(day: date, adjustments: Adjustments | None = None) -> bool:
+    """True on a Chinese working day (holidays off, make-up Saturdays/Sundays on); a day in
+    `adjustments` is decided by its entry."""
+    if adjustments and day in adjustments:
+        return adjustments[day]
     try:
         return chinese_calendar.is_workday(day)
     except NotImplementedError:     # year not covered by the package yet
         return day.weekday() < 5
 
 
-def add_working_days(day: date, n: int) -> date:
+def package_covers(year: int) -> bool:
+    """Whether the `chinese-calendar` package knows the holidays of `year`."""
+    try:
+        chinese_calendar.is_workday(date(year, 1, 1))
+    except NotImplementedError:
+        return False
+    return True
+
+
+@functools.cache
+def package_last_year() -> int:
+    """The last year the package covers (it starts with 2004)."""
+    year = PACKAGE_FIRST_YEAR
+    while package_covers(year + 1):
+        year += 1
+    return year
+
+
+def calendar_adjustments(session, since: date) -> Adjustments:
+    """The entered calendar days from `since` on, as {date: is_workday} (a few dozen a year)."""
+    if isinstance(since, datetime):
+        since = local_date(since)
+    rows = session.execute(select(CalendarDay.day, CalendarDay.workday).where(CalendarDay.day >= since))
+    return {day: bool(workday) for day, workday in rows}
+
+
+def add_working_days(day: date, n: int, adjustments: Adjustments | None = None) -> date:
     """The n-th working day after `day` (`day` itself is not counted; n=0 returns `day`)."""
     if n < 0:
         raise ValueError("n must not be negative")
@@ -91,14 +133,15 @@ def add_working_days(day: date, n: int) -> date:
     current = day
     while n > 0:
         current += timedelta(days=1)
-        if is_workday(current):
+        if is_workday(current, adjustments):
             n -= 1
     return current
 
 
-def working_deadline(start: datetime, days: int, at: time = OFFICE_CLOSE) -> datetime:
+def working_deadline(start: datetime, days: int, at: time = OFFICE_CLOSE,
+                     adjustments: Adjustments | None = None) -> datetime:
     """`days` working days after the local date of `start`, at `at` (18:00) Asia/Shanghai."""
-    return datetime.combine(add_working_days(local_date(start), days), at, tzinfo=TZ)
+    return datetime.combine(add_working_days(local_date(start), days, adjustments), at, tzinfo=TZ)
 
 
 # -- calendar months -----------------------------------------------------------------------

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from engine.clock import now
 
-from .calendar import iso, working_deadline
+from .calendar import Adjustments, calendar_adjustments, iso, local_date, working_deadline
 from .directory import require_unit, unit_name
 from .models import DEPARTMENT_KINDS, LEVELS, Consultation, Whistle
 from .notices import notify
@@ -40,9 +40,15 @@ def normalise_ids(value) -> list[str]:
     return out
 
 
-def consultation_due(opened_at: datetime, reply_days: int = DEFAULT_REPLY_DAYS) -> datetime:
-    """The reply deadline: `reply_days` working days after opening, at 18:00 Asia/Shanghai."""
-    return working_deadline(opened_at, int(reply_days))
+def consultation_due(opened_at: datetime, reply_days: int = DEFAULT_REPLY_DAYS, *, session=None,
+                     adjustments: Adjustments | None = None) -> datetime:
+    """The reply deadline: `reply_days` working days after opening, at 18:00 Asia/Shanghai.
+
+    The calendar days entered by administrators count: pass them as `adjustments`, or a
+    `session` to load them from."""
+    if adjustments is None and session is not None:
+        adjustments = calendar_adjustments(session, local_date(opened_at))
+    return working_deadline(opened_at, int(reply_days), adjustments=adjustments)
 
 
 def open_consultations(session, whistle: Whistle, department_ids, level: str,
@@ -57,7 +63,7 @@ def open_consultations(session, whistle: Whistle, department_ids, level: str,
     for dept in ids:
         require_unit(session, dept, *DEPARTMENT_KINDS)
     at = at or now()
-    due = consultation_due(at, reply_days)
+    due = consultation_due(at, reply_days, session=session)
     round_no = (session.scalar(select(func.max(Consultation.round))
                                .where(Consultation.whistle_id == whistle.id)) or 0) + 1
     rows = []

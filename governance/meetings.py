@@ -11,7 +11,8 @@ from datetime import date, datetime, time
 
 from sqlalchemy import select
 
-from .calendar import TZ, add_working_days, is_workday, quarter_start, to_local
+from .calendar import (TZ, Adjustments, add_working_days, calendar_adjustments, is_workday, quarter_start,
+                       to_local)
 from .models import JointMeetingDate
 
 MEETING_DAY = 15            # day of the quarter's first month
@@ -19,10 +20,11 @@ MEETING_TIME = time(9, 0)   # local time the meeting starts
 LOOKAHEAD_QUARTERS = 8
 
 
-def default_meeting_day(year: int, quarter: int) -> date:
-    """The default meeting date of a quarter (moved to the next working day if needed)."""
+def default_meeting_day(year: int, quarter: int, adjustments: Adjustments | None = None) -> date:
+    """The default meeting date of a quarter (moved to the next working day if needed);
+    `adjustments` are the calendar days entered by administrators."""
     day = quarter_start(year, quarter).replace(day=MEETING_DAY)
-    return day if is_workday(day) else add_working_days(day, 1)
+    return day if is_workday(day, adjustments) else add_working_days(day, 1, adjustments)
 
 
 def _quarter(day: date) -> tuple[int, int]:
@@ -49,8 +51,9 @@ def next_joint_meeting(session, community_id: str | None, after: datetime) -> da
                                        .where(JointMeetingDate.community_id == community_id)):
             overrides.setdefault(_quarter(held_on), []).append(held_on)
     year, quarter = _quarter(after_local.date())
+    adjustments = calendar_adjustments(session, quarter_start(year, quarter)) if session is not None else None
     for _ in range(LOOKAHEAD_QUARTERS):
-        for day in sorted(overrides.get((year, quarter)) or [default_meeting_day(year, quarter)]):
+        for day in sorted(overrides.get((year, quarter)) or [default_meeting_day(year, quarter, adjustments)]):
             start = datetime.combine(day, MEETING_TIME, tzinfo=TZ)
             if start > after_local:
                 return start

@@ -257,5 +257,19 @@ class JointMeetingDate(Base):
     held_on: Mapped[date] = mapped_column(Date)
 
 
+class CalendarDay(Base):
+    """An official adjustment of the working-day calendar entered by an administrator; it
+    overrides the `chinese-calendar` package. `workday` False: a holiday or rest day;
+    True: a make-up working day (调休上班)."""
+    __tablename__ = "calendar_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    workday: Mapped[bool] = mapped_column(Boolean)
+    name: Mapped[str | None] = mapped_column(String(100))      # e.g. 春节
+    note: Mapped[str | None] = mapped_column(String(300))      # the source, e.g. 国办发明电〔2026〕X号
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
 # issue 6 tables (joint matters R14, annual assessment R17/R18) live in their own module
 from . import joint_assessment_models  # noqa: E402,F401

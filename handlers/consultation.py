@@ -23,7 +23,8 @@ def open_round(department_ids, level: str, reply_days: int = DEFAULT_REPLY_DAYS,
     at = now_of(ctx)
     whistle = whistle_of(ctx)
     if whistle is None:
-        return {"consultation_due": iso(consultation_due(at, int(reply_days))),
+        due = consultation_due(at, int(reply_days), session=ctx.session if ctx else None)
+        return {"consultation_due": iso(due),
                 "consult_department_ids": ids, "consultation_ids": []}
     whistle.stage = "consultation"
     rows = open_consultations(ctx.session, whistle, ids, level, int(reply_days), at=at, actor=actor_of(ctx))

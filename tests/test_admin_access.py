@@ -10,7 +10,7 @@ from tests.webkit import report
 SAMPLE = {"version_id": "1", "instance_id": "1", "name": "triage.json", "unit_id": "hs-jfl", "username": "admin",
           "action": "suspend", "a": "1", "b": "1"}
 STAFF_BLUEPRINTS = ("processes.",)
-ADMIN_BLUEPRINTS = ("admin.",)
+ADMIN_BLUEPRINTS = ("admin.", "calendar_admin.")
 API_ADMIN_ONLY = {"api_admin.list_instances", "api_admin.get_instance", "api_admin.instance_action",
                   "api_admin.bulk_migrate", "api_admin.overview"}
 

@@ -78,6 +78,8 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(bp)
     from . import open311
     app.register_blueprint(open311.bp)
+    from .views import calendar_admin
+    app.register_blueprint(calendar_admin.bp)
 
 
 def _template_helpers(app: Flask) -> None:

@@ -249,5 +249,24 @@ def directory_import(csv_file):
     click.echo(f"{csv_file}: {summary}")
 
 
+@main.group("calendar")
+def calendar_group():
+    """The official holiday arrangement (holidays and make-up working days)."""
+
+
+@calendar_group.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--actor", default="cli", show_default=True, help="Recorded as who entered the days.")
+def calendar_import(csv_file, actor):
+    """Load a calendar CSV (date, type = holiday/休 or workday/班, name, note); all or nothing."""
+    from governance.calendar_days import import_calendar_csv
+    try:
+        with write_session(session_factory()) as session:
+            result = import_calendar_csv(session, csv_file, actor=actor)
+    except ValueError as exc:
+        _fail(f"{csv_file}: refused\n{exc}")
+    click.echo(f"{csv_file}: {result}")
+
+
 if __name__ == "__main__":
     main()

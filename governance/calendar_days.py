@@ -10,18 +10,14 @@ all or nothing: any bad row refuses it with row-numbered errors (`CalendarImport
 """
 from __future__ import annotations
 
-import csv
-import io
-import os
 import re
-from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import select
 
 from engine.clock import now
 
-from .directory import RowError
+from .csv_import import CsvImportError, ImportResult, RowError, records
 from .models import CalendarDay
 
 DAY_TYPES = {"holiday": False, "休": False, "workday": True, "班": True}
@@ -36,21 +32,8 @@ class CalendarError(ValueError):
     """A calendar entry is invalid."""
 
 
-class CalendarImportError(ValueError):
-    """The file was refused; `errors` lists every problem by row. Nothing was changed."""
-
-    def __init__(self, errors: list[RowError]):
-        super().__init__("\n".join(str(e) for e in errors))
-        self.errors = errors
-
-
-@dataclass
-class ImportResult:
-    created: list[date] = field(default_factory=list)
-    updated: list[date] = field(default_factory=list)
-
-    def __str__(self) -> str:
-        return f"{len(self.created)} days created, {len(self.updated)} days updated"
+class CalendarImportError(CsvImportError):
+    """The calendar file was refused; `errors` lists every problem by row. Nothing was changed."""
 
 
 # -- values ----------------------------------------------------------------------------------
@@ -128,44 +111,17 @@ def remove_day(session, day) -> bool:
 
 # -- CSV import ------------------------------------------------------------------------------
 
-def _read_text(source) -> str:
-    if isinstance(source, (str, os.PathLike)):
-        with open(source, "rb") as fh:
-            raw = fh.read()
-    else:
-        raw = source.read()
-    if isinstance(raw, str):
-        return raw.lstrip("\ufeff")
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise CalendarImportError([RowError(1, "文件编码无法识别（请使用 UTF-8）")])
-
-
 def import_calendar_csv(session, source, actor: str | None = None) -> ImportResult:
     """Import calendar days from CSV (`source`: a path or a file object, text or bytes).
 
     Every row is validated first; any error refuses the whole file (CalendarImportError).
     Dates already entered are updated. The caller commits.
     """
-    reader = csv.DictReader(io.StringIO(_read_text(source)))
-    header = [(h or "").strip().lower() for h in (reader.fieldnames or [])]
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    if missing:
-        raise CalendarImportError([RowError(1, f"缺少列：{', '.join(missing)}")])
-    reader.fieldnames = header
-
     errors: list[RowError] = []
     rows: dict[date, tuple[int, dict]] = {}
-    for record in reader:
-        line = reader.line_num
-        if None in record:
+    for line, values in records(source, REQUIRED_COLUMNS, CalendarImportError, lower_header=True):
+        if values is None:
             errors.append(RowError(line, "列数多于表头"))
-            continue
-        values = {k: (v or "").strip() for k, v in record.items()}
-        if not any(values.values()):
             continue
         entry, problems = {}, []
         for key, check in (("day", lambda: parse_day(values["date"])),

@@ -5,14 +5,11 @@ under the city or a district.
 """
 from __future__ import annotations
 
-import csv
-import io
-import os
 import re
-from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from .csv_import import CsvImportError, ImportResult, RowError, records
 from .models import DEPARTMENT_KINDS, UNIT_KINDS, Unit
 
 CITY_ID = "mas"
@@ -145,48 +142,13 @@ def unit_name(session, unit_id: str | None) -> str:
 
 # -- CSV import ----------------------------------------------------------------------------
 
-@dataclass
-class ImportResult:
-    created: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-
-
-@dataclass
-class RowError:
-    row: int          # line number in the file, the header being line 1
-    message: str
-
-    def __str__(self) -> str:
-        return f"第 {self.row} 行：{self.message}"
-
-
-class DirectoryImportError(ValueError):
-    """The file was refused; `errors` lists every problem by row. Nothing was changed."""
-
-    def __init__(self, errors: list[RowError]):
-        super().__init__("\n".join(str(e) for e in errors))
-        self.errors = errors
+class DirectoryImportError(CsvImportError):
+    """The directory file was refused; `errors` lists every problem by row. Nothing was changed."""
 
 
 REQUIRED_COLUMNS = ("id", "kind", "name", "parent_id")
 _TRUE = {"1", "true", "yes", "y", "是"}
 _FALSE = {"0", "false", "no", "n", "否"}
-
-
-def _read_text(source) -> str:
-    if isinstance(source, (str, os.PathLike)):
-        with open(source, "rb") as fh:
-            raw = fh.read()
-    else:
-        raw = source.read()
-    if isinstance(raw, str):
-        return raw.lstrip("\ufeff")
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise DirectoryImportError([RowError(1, "文件编码无法识别（请使用 UTF-8）")])
 
 
 def import_directory_csv(session, source) -> ImportResult:
@@ -197,22 +159,11 @@ def import_directory_csv(session, source) -> ImportResult:
     (DirectoryImportError). Existing ids are updated (their kind may not change). The caller
     commits.
     """
-    reader = csv.DictReader(io.StringIO(_read_text(source)))
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    if missing:
-        raise DirectoryImportError([RowError(1, f"缺少列：{', '.join(missing)}")])
-    reader.fieldnames = header
-
     errors: list[RowError] = []
     rows: dict[str, tuple[int, dict]] = {}
-    for record in reader:
-        line = reader.line_num
-        if None in record:
+    for line, values in records(source, REQUIRED_COLUMNS, DirectoryImportError):
+        if values is None:
             errors.append(RowError(line, "列数多于表头"))
-            continue
-        values = {k: (v or "").strip() for k, v in record.items()}
-        if not any(values.values()):
             continue
         uid, kind, name = values["id"], values["kind"], values["name"]
         row_errors = []

@@ -316,7 +316,7 @@ def test_cli_calendar_import_good_and_bad_file(tmp_path):
             assert s.scalars(select(CalendarDay)).all() == []
         proc = _whistle(["calendar", "import", str(good)], db)
         assert proc.returncode == 0, proc.stderr
-        assert "4 days created" in proc.stdout
+        assert "4 created, 0 updated" in proc.stdout
         with make_sessionmaker(eng)() as s:
             assert len(list_days(s, 2027)) == 4 and s.get(CalendarDay, date(2027, 2, 5)).created_by == "cli"
         proc = _whistle(["calendar", "import", str(tmp_path / "missing.csv")], db)

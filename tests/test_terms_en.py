@@ -11,7 +11,7 @@ from babel.support import Translations
 from lxml import etree
 
 from tests.webkit import dispose, login, make_app, prepare_database, ready, report
-from webapp.terms import NAMES, STAGE_AND_CATEGORY_NAMES, term
+from webapp.terms import NAMES, STAGE_AND_CATEGORY_NAMES, UNIT_KIND_NAMES, localized_figures, term
 from webapp.i18n import compile_catalogues
 
 PROCESSES = Path(__file__).resolve().parents[1] / "processes"
@@ -36,13 +36,13 @@ def test_every_diagram_name_has_an_english_translation():
     assert not missing, f"no English translation in messages.po for: {missing}"
 
 
-def test_every_stage_and_category_is_translated_and_listed():
-    from governance.directory import CATEGORIES
+def test_every_stage_category_and_unit_kind_is_translated_and_listed():
+    from governance.directory import CATEGORIES, KIND_NAMES
     from governance.register import STAGES
-    names = {*STAGES.values(), *CATEGORIES}
+    names = {*STAGES.values(), *CATEGORIES, *KIND_NAMES.values()}
     english = Translations.load(str(compile_catalogues()), ["en"])
     assert not sorted(n for n in names if english.gettext(n) in ("", n))
-    assert not sorted(names - {str(n) for n in STAGE_AND_CATEGORY_NAMES})
+    assert not sorted(names - {str(n) for n in (*STAGE_AND_CATEGORY_NAMES, *UNIT_KIND_NAMES)})
 
 
 def test_every_diagram_name_is_listed_for_extraction():
@@ -94,3 +94,20 @@ def test_inbox_and_task_page_show_task_names_in_the_reader_language(triage):
     html = chinese.get("/").get_data(as_text=True)
     assert "社区研判" in html
     assert "Community triage" not in html
+
+
+def test_dashboard_months_and_categories_in_english(tmp_path):
+    figures = {"by_month": [{"id": "2026-03", "name": "2026年3月", "reported": 4}],
+               "by_category": [{"id": "明灯", "name": "明灯", "reported": 2}],
+               "by_district": [{"id": "hs", "name": "花山区", "reported": 6}]}
+    app = make_app(f"sqlite:///{tmp_path / 'unused.db'}", tmp_path)
+    try:
+        with app.test_request_context("/?lang=en"):
+            english = localized_figures(figures)
+            assert [r["name"] for r in english["by_month"]] == ["2026-03"]
+            assert [r["name"] for r in english["by_category"]] == ["Street lights"]
+            assert english["by_district"] == figures["by_district"] and english["by_month"][0]["reported"] == 4
+        with app.test_request_context("/?lang=zh"):
+            assert localized_figures(figures) == figures
+    finally:
+        dispose(app)

@@ -39,18 +39,19 @@ def processes_dir() -> Path:
 # -- choices -------------------------------------------------------------------------------------
 
 def form_files() -> list[dict]:
-    """[{name, title, valid}] of the forms in forms/."""
+    """[{name, title, title_en, valid}] of the forms in forms/."""
     out = []
     folder = forms_dir()
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        title, valid = None, True
+        title, title_en, valid = None, None, True
         try:
             schema = json.loads(path.read_text(encoding="utf-8"))
-            title = schema.get("title") if isinstance(schema, dict) else None
+            if isinstance(schema, dict):
+                title, title_en = schema.get("title"), schema.get("x-title-en")
             jsonschema.validators.validator_for(schema).check_schema(schema)
         except (ValueError, jsonschema.SchemaError, AttributeError):
             valid = False
-        out.append({"name": path.name, "title": title, "valid": valid})
+        out.append({"name": path.name, "title": title, "title_en": title_en, "valid": valid})
     return out
 
 

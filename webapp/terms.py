@@ -41,6 +41,9 @@ STAGE_AND_CATEGORY_NAMES = (
     _l("通信"), _l("治安"), _l("其他"),
 )
 
+# Mirrors governance.directory.KIND_NAMES.
+UNIT_KIND_NAMES = (_l("市"), _l("区"), _l("街道/乡镇"), _l("社区"), _l("部门"), _l("企事业单位"))
+
 
 def term(name, fallback: str = "") -> str:
     """The diagram name `name` in the reader's language; `fallback` (e.g. the task id) when empty."""
@@ -49,3 +52,14 @@ def term(name, fallback: str = "") -> str:
     if not is_english():
         return name
     return get_translations().gettext(name)
+
+
+def localized_figures(figures: dict) -> dict:
+    """The dashboard's figures with the names of months and categories in the reader's language
+    (charts and tables show the same rows); other names are the directory's and stay as they are."""
+    if not is_english():
+        return figures
+    out = dict(figures)
+    out["by_month"] = [{**row, "name": row["id"]} for row in figures.get("by_month", [])]
+    out["by_category"] = [{**row, "name": term(row["name"])} for row in figures.get("by_category", [])]
+    return out

@@ -25,6 +25,7 @@ from governance.assessment import GRADE_NAMES, evaluation_summary
 from governance.directory import CATEGORIES, children, departments, get_unit, units
 from governance.stats import FILTER_KEYS, StatsError, normalise_filters, stats
 
+from ..terms import localized_figures
 from ..db import db
 
 bp = Blueprint("reports", __name__)
@@ -104,7 +105,7 @@ def dashboard():
         flash(_("筛选条件有误：%(why)s", why=str(exc)), "danger")
         f = dashboard_filters(current_user, {})
         figures = stats(session, **f)
-    return render_template("reports/dashboard.html", figures=figures, f=f,
+    return render_template("reports/dashboard.html", figures=localized_figures(figures), f=f,
                            options=filter_options(session, current_user, f),
                            titles=BREAKDOWN_TITLES, export_args=_clean(f))
 

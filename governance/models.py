@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import (JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String,
+from sqlalchemy import (JSON, Boolean, Date, Float, ForeignKey, Index, Integer, LargeBinary, String,
                         Text, UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -269,6 +269,24 @@ class CalendarDay(Base):
     note: Mapped[str | None] = mapped_column(String(300))      # the source, e.g. 国办发明电〔2026〕X号
     created_by: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class ExportJob(Base):
+    """A long export run in the background: its progress and, once done, the file. Kept in the
+    database so that any web process can report on it and hand out the file."""
+    __tablename__ = "export_jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(Integer, index=True)         # the officer who started it
+    name: Mapped[str] = mapped_column(String(200))                     # the download's file name
+    fmt: Mapped[str] = mapped_column(String(10))
+    state: Mapped[str] = mapped_column(String(10), default="running")  # running | done | failed
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(300))
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
 
 # issue 6 tables (joint matters R14, annual assessment R17/R18) live in their own module

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 import pytest
 from lxml import html as lhtml
 from openpyxl import load_workbook
+from sqlalchemy import select
 
 import tests.procedure_kit  # noqa: F401  (loads the plugins)
 from tests.conftest import scratch_database
@@ -22,7 +23,8 @@ from engine.db import write_session  # noqa: E402
 from governance import assessment as A  # noqa: E402
 from governance.calendar import TZ  # noqa: E402
 from governance.directory import locate_community, units  # noqa: E402
-from governance.models import Evaluation, Survey, TaskOrder, Whistle  # noqa: E402
+from governance import export_jobs  # noqa: E402
+from governance.models import Evaluation, ExportJob, Officer, Survey, TaskOrder, Whistle  # noqa: E402
 from governance.stats import BREAKDOWNS, stats  # noqa: E402
 from tests.webkit import csrf_token, dispose, login, make_app, prepare_database  # noqa: E402
 
@@ -271,6 +273,41 @@ def test_exports_open_with_openpyxl_and_hold_the_numbers_of_the_page(site):
     assert state["state"] == "done" and state["percent"] == 100 and state["total"] == got["totals"]["reported"]
     assert _rows(client.get(state["download_url"]).data) == register
     assert client_for(app, "zzb-hs").get(status_url).status_code == 404          # only its owner sees a job
+
+
+def test_a_background_export_is_reported_and_handed_out_by_any_web_process(site, tmp_path):
+    """Jobs live in the database: with several web processes (gunicorn --workers), the process
+    polled or asked for the file need not be the one that runs the export."""
+    app, factory = site
+    other = make_app(app.config["DATABASE_URL"], tmp_path)          # a second web process
+    try:
+        filters = {"year": "2026", "district": "hs"}
+        runner, poller = client_for(app, "zzb-mas"), client_for(other, "zzb-mas")
+        expected = _rows(runner.get("/exports/register.xlsx", query_string=filters).data)
+        page = runner.get("/dashboard").get_data(as_text=True)
+        started = runner.post("/exports/register.xlsx/jobs", data=filters,
+                              headers={"X-CSRFToken": csrf_token(page) or _form_csrf(page)})
+        status_url = started.get_json()["status_url"]
+        for _ in range(200):
+            state = poller.get(status_url).get_json()
+            if state["state"] != "running":
+                break
+            time.sleep(0.05)
+        assert state["state"] == "done" and state["percent"] == 100
+        assert _rows(poller.get(state["download_url"]).data) == expected
+        assert client_for(other, "zzb-hs").get(status_url).status_code == 404     # still only its owner's
+
+        # a job whose process ended while it ran is reported as interrupted, not running for ever
+        with factory() as session:
+            owner = session.scalar(select(Officer.id).where(Officer.username == "zzb-mas"))
+        lost = export_jobs.create(factory, owner, "lost.xlsx", "xlsx")
+        with write_session(factory) as session:
+            session.get(ExportJob, lost).updated_at = datetime.now(TZ) - export_jobs.SILENT - timedelta(minutes=1)
+        state = poller.get(f"/exports/jobs/{lost}?lang=en").get_json()
+        assert state["state"] == "failed" and state["error"] == "The export was interrupted; please export again."
+        assert poller.get(f"/exports/jobs/{lost}/file").status_code == 404
+    finally:
+        dispose(other)
 
 
 def headers_index(rows, name):

@@ -8,19 +8,15 @@ district_org sees its own district only, city_org and admin everything.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
+import logging
 import threading
-import time
-import uuid
-from dataclasses import dataclass, field
 from datetime import date
 
 from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request,
                    send_file, url_for)
-from flask_babel import gettext as _
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user, login_required
-from governance import exports
+from governance import export_jobs, exports
 from governance.assessment import GRADE_NAMES, evaluation_summary
 from governance.directory import CATEGORIES, children, departments, get_unit, units
 from governance.stats import FILTER_KEYS, StatsError, normalise_filters, stats
@@ -29,6 +25,11 @@ from ..terms import localized_figures
 from ..db import db
 
 bp = Blueprint("reports", __name__)
+log = logging.getLogger(__name__)
+
+# a background export's errors are stored in Chinese and shown in the reader's language
+EXPORT_FAILED = "导出失败，请稍后再试。"
+EXPORT_ERRORS = (_l("导出失败，请稍后再试。"), _l("导出中断，请重新导出。"))
 
 DASHBOARD_ROLES = ("district_org", "city_org", "admin")
 EVALUATION_ROLES = ("street", "district_org", "city_org", "policy_staff", "admin")
@@ -228,52 +229,15 @@ def export(kind, fmt):
     return send_file(io.BytesIO(data), mimetype=MIMETYPES[fmt], as_attachment=True, download_name=name)
 
 
-@dataclass
-class ExportJob:
-    id: str
-    owner: int
-    name: str
-    fmt: str
-    state: str = "running"          # running | done | failed
-    done: int = 0
-    total: int = 0
-    path: str | None = None
-    error: str | None = None
-    started: float = field(default_factory=time.time)
-
-
-JOB_TTL = 3600
-_jobs_lock = threading.Lock()
-
-
-def _jobs() -> dict:
-    return current_app.extensions.setdefault("export_jobs", {})
-
-
-def _prune(jobs: dict) -> None:
-    limit = time.time() - JOB_TTL
-    for key in [k for k, j in jobs.items() if j.started < limit and j.state != "running"]:
-        job = jobs.pop(key)
-        if job.path and os.path.exists(job.path):
-            os.unlink(job.path)
-
-
-def _run_job(factory, job: ExportJob, call) -> None:
-    def progress(done, total):
-        job.done, job.total = done, total
+def _run_job(factory, job_id: str, call) -> None:
     session = factory()
     try:
-        data = call(session, progress)
-        fd, path = tempfile.mkstemp(prefix="whistle-export-", suffix=f".{job.fmt}")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        job.path, job.state = path, "done"
-        job.done = job.total = max(job.total, job.done)
+        export_jobs.finish(factory, job_id, call(session, export_jobs.progress_writer(factory, job_id)))
     except exports.ExportError as exc:
-        job.error, job.state = str(exc), "failed"
-    except Exception as exc:  # noqa: BLE001  (reported to the page, logged here)
-        job.error, job.state = "导出失败，请稍后再试。", "failed"
-        print(f"export job {job.id} failed: {exc!r}")
+        export_jobs.fail(factory, job_id, str(exc))
+    except Exception:  # noqa: BLE001  (reported to the page, logged here)
+        log.exception("export job %s failed", job_id)
+        export_jobs.fail(factory, job_id, EXPORT_FAILED)
     finally:
         session.close()
 
@@ -282,19 +246,16 @@ def _run_job(factory, job: ExportJob, call) -> None:
 @login_required
 def start_export(kind, fmt):
     name, call = _export_or_abort(kind, fmt, request.form)
-    job = ExportJob(id=uuid.uuid4().hex, owner=current_user.id, name=name, fmt=fmt)
-    with _jobs_lock:
-        jobs = _jobs()
-        _prune(jobs)
-        jobs[job.id] = job
-    threading.Thread(target=_run_job, args=(current_app.extensions["sessions"], job, call),
-                     name=f"export-{job.id[:8]}", daemon=True).start()
-    return jsonify(id=job.id, status_url=url_for("reports.export_status", job_id=job.id)), 202
+    factory = current_app.extensions["sessions"]
+    job_id = export_jobs.create(factory, current_user.id, name, fmt)
+    threading.Thread(target=_run_job, args=(factory, job_id, call), name=f"export-{job_id[:8]}",
+                     daemon=True).start()
+    return jsonify(id=job_id, status_url=url_for("reports.export_status", job_id=job_id)), 202
 
 
-def _job(job_id) -> ExportJob:
-    job = _jobs().get(job_id)
-    if job is None or job.owner != current_user.id:
+def _job(job_id):
+    job = export_jobs.get(db(), job_id, current_user.id)
+    if job is None:
         abort(404)
     return job
 
@@ -303,17 +264,18 @@ def _job(job_id) -> ExportJob:
 @login_required
 def export_status(job_id):
     job = _job(job_id)
-    percent = 100 if job.state == "done" else (int(job.done * 100 / job.total) if job.total else 0)
-    return jsonify(id=job.id, state=job.state, done=job.done, total=job.total, percent=percent,
-                   error=job.error, name=job.name,
-                   download_url=url_for("reports.export_file", job_id=job.id) if job.state == "done" else None)
+    state, error = export_jobs.state_of(job)
+    percent = 100 if state == "done" else (int(job.done * 100 / job.total) if job.total else 0)
+    return jsonify(id=job.id, state=state, done=job.done, total=job.total, percent=percent,
+                   error=_(error) if error else None, name=job.name,
+                   download_url=url_for("reports.export_file", job_id=job.id) if state == "done" else None)
 
 
 @bp.get("/exports/jobs/<job_id>/file")
 @login_required
 def export_file(job_id):
     job = _job(job_id)
-    if job.state != "done" or not job.path or not os.path.exists(job.path):
+    data = export_jobs.content(db(), job) if job.state == "done" else None
+    if data is None:
         abort(404)
-    return send_file(job.path, mimetype=MIMETYPES[job.fmt], as_attachment=True, download_name=job.name)
-
+    return send_file(io.BytesIO(data), mimetype=MIMETYPES[job.fmt], as_attachment=True, download_name=job.name)

@@ -261,15 +261,8 @@ def test_exports_open_with_openpyxl_and_hold_the_numbers_of_the_page(site):
     assert len(list(csv.reader(io.StringIO(text)))) - 1 == got["totals"]["reported"]
 
     # the same export as a background job, with progress polled as the page does
-    page = client.get("/dashboard").get_data(as_text=True)
-    started = client.post("/exports/register.xlsx/jobs", data=filters, headers={"X-CSRFToken": csrf_token(page) or _form_csrf(page)})
-    assert started.status_code == 202
-    status_url = started.get_json()["status_url"]
-    for _ in range(100):
-        state = client.get(status_url).get_json()
-        if state["state"] != "running":
-            break
-        time.sleep(0.05)
+    status_url = start_export_job(client, filters)
+    state = poll_export_job(client, status_url)
     assert state["state"] == "done" and state["percent"] == 100 and state["total"] == got["totals"]["reported"]
     assert _rows(client.get(state["download_url"]).data) == register
     assert client_for(app, "zzb-hs").get(status_url).status_code == 404          # only its owner sees a job
@@ -284,15 +277,8 @@ def test_a_background_export_is_reported_and_handed_out_by_any_web_process(site,
         filters = {"year": "2026", "district": "hs"}
         runner, poller = client_for(app, "zzb-mas"), client_for(other, "zzb-mas")
         expected = _rows(runner.get("/exports/register.xlsx", query_string=filters).data)
-        page = runner.get("/dashboard").get_data(as_text=True)
-        started = runner.post("/exports/register.xlsx/jobs", data=filters,
-                              headers={"X-CSRFToken": csrf_token(page) or _form_csrf(page)})
-        status_url = started.get_json()["status_url"]
-        for _ in range(200):
-            state = poller.get(status_url).get_json()
-            if state["state"] != "running":
-                break
-            time.sleep(0.05)
+        status_url = start_export_job(runner, filters)
+        state = poll_export_job(poller, status_url)
         assert state["state"] == "done" and state["percent"] == 100
         assert _rows(poller.get(state["download_url"]).data) == expected
         assert client_for(other, "zzb-hs").get(status_url).status_code == 404     # still only its owner's
@@ -308,6 +294,25 @@ def test_a_background_export_is_reported_and_handed_out_by_any_web_process(site,
         assert poller.get(f"/exports/jobs/{lost}/file").status_code == 404
     finally:
         dispose(other)
+
+
+def start_export_job(client, filters) -> str:
+    """Start the register export as the dashboard's button does; returns the status URL."""
+    page = client.get("/dashboard").get_data(as_text=True)
+    started = client.post("/exports/register.xlsx/jobs", data=filters,
+                          headers={"X-CSRFToken": csrf_token(page) or _form_csrf(page)})
+    assert started.status_code == 202
+    return started.get_json()["status_url"]
+
+
+def poll_export_job(client, status_url) -> dict:
+    """Poll as the page does until the job is no longer running (10 s at most)."""
+    for _ in range(200):
+        state = client.get(status_url).get_json()
+        if state["state"] != "running":
+            return state
+        time.sleep(0.05)
+    return state
 
 
 def headers_index(rows, name):

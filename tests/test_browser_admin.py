@@ -6,7 +6,6 @@ confirmation; the per-element overview; the decision table editor.
 With WHISTLE_SCREENSHOTS=1 the pages are saved in test-output/ (a failing test always leaves one).
 """
 import re
-import shutil
 
 import pytest
 
@@ -15,9 +14,9 @@ from engine.db import write_session
 from engine.deploy import deploy
 from tests.policy_kit import COMMUNITY, probe
 from webapp.system import FORMS_DIR, PROCESSES_DIR
-from tests.webkit import LiveServer, dispose, make_app, prepare_database, report
+from tests.webkit import report
 
-from tests.browserkit import browser, log_in, page, require_browser, shot  # noqa: F401
+from tests.browserkit import browser, live_site, log_in, page, require_browser, shot  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -26,16 +25,8 @@ require_browser("modeler.js")
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("browser-admin")
-    url = f"sqlite:///{tmp / 'browser.db'}"
-    factory = prepare_database(url)
-    shutil.copytree(FORMS_DIR, tmp / "forms")
-    shutil.copytree(PROCESSES_DIR, tmp / "processes")
-    app = make_app(url, tmp, FORMS_DIR=str(tmp / "forms"), PROCESSES_DIR=str(tmp / "processes"))
-    with LiveServer(app) as server:
-        yield server, factory
-    dispose(app)
-    factory.kw["bind"].dispose()
+    with live_site(tmp_path_factory.mktemp("browser-admin"), editable=True) as site:
+        yield site
 
 
 def select_element(pg, element_id: str) -> None:

@@ -10,9 +10,9 @@ import pytest
 
 from engine import runtime
 from engine.db import write_session
-from tests.webkit import LiveServer, advance, dispose, make_app, prepare_database, ready, report
+from tests.webkit import advance, ready, report
 
-from tests.browserkit import browser, log_in, page, require_browser, shot  # noqa: F401
+from tests.browserkit import browser, live_site, log_in, page, require_browser, shot  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -23,14 +23,8 @@ from playwright.sync_api import expect  # noqa: E402  (after the skip check)
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("browser")
-    url = f"sqlite:///{tmp / 'browser.db'}"
-    factory = prepare_database(url)
-    app = make_app(url, tmp)
-    with LiveServer(app) as server:
-        yield server, factory
-    dispose(app)
-    factory.kw["bind"].dispose()
+    with live_site(tmp_path_factory.mktemp("browser")) as site:
+        yield site
 
 
 def test_grid_worker_reports_and_community_triages(live, page):

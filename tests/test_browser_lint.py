@@ -4,14 +4,11 @@ drawn.
 
 With WHISTLE_SCREENSHOTS=1 the pages are saved in test-output/ (a failing test always leaves one).
 """
-import shutil
-
 import pytest
 
-from webapp.system import FORMS_DIR, PROCESSES_DIR
-from tests.webkit import LiveServer, dispose, make_app, prepare_database
+from webapp.system import PROCESSES_DIR
 
-from tests.browserkit import browser, log_in, page, require_browser, shot  # noqa: F401
+from tests.browserkit import browser, live_site, log_in, page, require_browser, shot  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -20,16 +17,8 @@ require_browser("modeler.js")
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("browser-lint")
-    url = f"sqlite:///{tmp / 'browser.db'}"
-    factory = prepare_database(url)
-    shutil.copytree(FORMS_DIR, tmp / "forms")
-    shutil.copytree(PROCESSES_DIR, tmp / "processes")
-    app = make_app(url, tmp, FORMS_DIR=str(tmp / "forms"), PROCESSES_DIR=str(tmp / "processes"))
-    with LiveServer(app) as server:
+    with live_site(tmp_path_factory.mktemp("browser-lint"), editable=True) as (server, _):
         yield server
-    dispose(app)
-    factory.kw["bind"].dispose()
 
 
 def open_modeler(pg, server, name: str) -> None:

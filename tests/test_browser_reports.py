@@ -13,9 +13,8 @@ from openpyxl import load_workbook
 
 from governance.stats import stats
 from tests.test_reports_pages import generate
-from tests.webkit import LiveServer, dispose, make_app, prepare_database
 
-from tests.browserkit import browser, log_in, page, require_browser, shot  # noqa: F401
+from tests.browserkit import browser, live_site, log_in, page, require_browser, shot  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -26,15 +25,8 @@ from playwright.sync_api import expect  # noqa: E402  (after the skip check)
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("browser-reports")
-    url = f"sqlite:///{tmp / 'reports.db'}"
-    factory = prepare_database(url)
-    generate(factory)
-    app = make_app(url, tmp)
-    with LiveServer(app) as server:
-        yield server, factory
-    dispose(app)
-    factory.kw["bind"].dispose()
+    with live_site(tmp_path_factory.mktemp("browser-reports"), seed=generate) as site:
+        yield site
 
 
 def test_dashboard_renders_charts_and_tables(live, page, tmp_path):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -28,27 +27,12 @@ ALWAYS = os.environ.get("WHISTLE_SCREENSHOTS") == "1"
 @contextmanager
 def live_site(tmp: Path, *, editable: bool = False, seed=None):
     """(server, session factory): a demo database (SQLite file in `tmp`) and the app over it, served
-    on 127.0.0.1. `seed(factory)` adds data first; with `editable`, the app's forms/ and processes/
-    are copies in `tmp` that the tests may change."""
-    from tests.webkit import LiveServer, dispose, make_app, prepare_database
-    from webapp.system import FORMS_DIR, PROCESSES_DIR
+    on 127.0.0.1 (tests.webkit.demo_app: `seed`, `editable`)."""
+    from tests.webkit import LiveServer, demo_app
 
-    url = f"sqlite:///{tmp / 'browser.db'}"
-    factory = prepare_database(url)
-    if seed is not None:
-        seed(factory)
-    config = {}
-    if editable:
-        shutil.copytree(FORMS_DIR, tmp / "forms")
-        shutil.copytree(PROCESSES_DIR, tmp / "processes")
-        config = {"FORMS_DIR": str(tmp / "forms"), "PROCESSES_DIR": str(tmp / "processes")}
-    app = make_app(url, tmp, **config)
-    try:
+    with demo_app(f"sqlite:///{tmp / 'browser.db'}", tmp, seed=seed, editable=editable) as (app, factory):
         with LiveServer(app) as server:
             yield server, factory
-    finally:
-        dispose(app)
-        factory.kw["bind"].dispose()
 
 
 def require_browser(*bundles: str) -> None:

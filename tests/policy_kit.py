@@ -4,11 +4,10 @@ headers, and a small probe process whose service task fails until its cause is f
 from __future__ import annotations
 
 import re
-import shutil
+from contextlib import contextmanager
 
 from engine import registry
-from webapp.system import FORMS_DIR, PROCESSES_DIR
-from tests.webkit import csrf_token, dispose, login, make_app, prepare_database
+from tests.webkit import csrf_token, demo_app, logged_in  # noqa: F401  (logged_in: for the tests)
 
 OFFICER = "sq-hs-jfl-sq1"        # a community officer: neither policy staff nor administrator
 COMMUNITY = "hs-jfl-sq1"
@@ -35,29 +34,17 @@ class Site:
         self.processes = tmp_path / "processes"
 
 
-def make_site(db_url, tmp_path) -> Site:
-    factory = prepare_database(db_url)
-    shutil.copytree(FORMS_DIR, tmp_path / "forms")
-    shutil.copytree(PROCESSES_DIR, tmp_path / "processes")
-    app = make_app(db_url, tmp_path, FORMS_DIR=str(tmp_path / "forms"), PROCESSES_DIR=str(tmp_path / "processes"))
-    return Site(app, factory, tmp_path)
-
-
-def close_site(site: Site) -> None:
-    dispose(site.app)
-    site.factory.kw["bind"].dispose()
+@contextmanager
+def policy_site(db_url, tmp_path):
+    """A Site over a demo database whose forms/ and processes/ are copies in `tmp_path`."""
+    with demo_app(db_url, tmp_path, editable=True) as (app, factory):
+        yield Site(app, factory, tmp_path)
 
 
 def token(client, username, password="demo1234") -> dict:
     response = client.post("/api/v1/session", json={"username": username, "password": password})
     assert response.status_code == 200, response.get_json()
     return {"Authorization": "Bearer " + response.get_json()["token"]}
-
-
-def logged_in(app, username):
-    client = app.test_client()
-    assert login(client, username).status_code == 302
-    return client
 
 
 def csrf_headers(client, page="/inbox") -> dict:

@@ -4,7 +4,7 @@ the role, 302 to the login page (pages) or 401 (API) without a login; policy sta
 not the administrators'."""
 import pytest
 
-from tests.policy_kit import OFFICER, close_site, csrf_headers, logged_in, make_site, token
+from tests.policy_kit import OFFICER, csrf_headers, logged_in, policy_site, token
 from tests.webkit import report
 
 SAMPLE = {"version_id": "1", "instance_id": "1", "name": "triage.json", "unit_id": "hs-jfl", "username": "admin",
@@ -17,10 +17,9 @@ API_ADMIN_ONLY = {"api_admin.list_instances", "api_admin.get_instance", "api_adm
 
 @pytest.fixture
 def site(db_url, tmp_path):
-    s = make_site(db_url, tmp_path)
-    report(s.factory)
-    yield s
-    close_site(s)
+    with policy_site(db_url, tmp_path) as s:
+        report(s.factory)
+        yield s
 
 
 def routes(app, prefixes):

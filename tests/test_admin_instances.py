@@ -10,15 +10,14 @@ from engine import runtime
 from engine.db import write_session
 from engine.models import AuditEvent, InboxTask, Instance
 from governance.models import Officer, Unit
-from tests.policy_kit import (COMMUNITY, close_site, logged_in, make_site, post_form, probe, token, upload)
+from tests.policy_kit import (COMMUNITY, logged_in, policy_site, post_form, probe, token, upload)
 from tests.webkit import advance, ready, report
 
 
 @pytest.fixture
 def site(db_url, tmp_path):
-    s = make_site(db_url, tmp_path)
-    yield s
-    close_site(s)
+    with policy_site(db_url, tmp_path) as s:
+        yield s
 
 
 def start_probe(site, amount) -> int:

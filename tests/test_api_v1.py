@@ -7,16 +7,13 @@ import pytest
 from sqlalchemy import select
 
 from governance.models import Evaluation, Whistle
-from tests.webkit import LiveServer, advance, dispose, make_app, prepare_database, ready, report
+from tests.webkit import advance, demo_app, dispose, LiveServer, make_app, ready, report
 
 
 @pytest.fixture
 def api(db_url, tmp_path):
-    factory = prepare_database(db_url)
-    app = make_app(db_url, tmp_path)
-    yield app, factory
-    dispose(app)
-    factory.kw["bind"].dispose()
+    with demo_app(db_url, tmp_path) as site:
+        yield site
 
 
 def token(client, username, password="demo1234"):

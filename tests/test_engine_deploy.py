@@ -10,7 +10,7 @@ import pytest
 from engine.db import write_session
 from engine.deploy import deploy, read_folder
 from engine.errors import DeployRefused
-from engine.models import Deployment, ProcessVersion
+from engine.models import ProcessVersion
 from tests import enginekit as kit
 from tests.enginekit import bpmn, flow, service_task, user_task
 

@@ -9,8 +9,7 @@ import jsonschema
 import pytest
 
 from governance import forms
-from tests.webkit import (DEMO_PASSWORD, csrf_token, dispose, login, make_app, prepare_database, ready,
-                            report)
+from tests.webkit import DEMO_PASSWORD, csrf_token, demo_app, login, ready, report
 
 FORMS = Path(__file__).resolve().parents[1] / "forms"
 EXCEPT = {"satisfaction_survey.json"}
@@ -49,13 +48,10 @@ def test_localized_falls_back_to_chinese():
 
 @pytest.fixture
 def triage(db_url, tmp_path):
-    factory = prepare_database(db_url)
-    app = make_app(db_url, tmp_path)
-    _, instance_id, _ = report(factory)
-    [task] = [t for t in ready(factory, instance_id) if t.task == "triage"]
-    yield app, task.id
-    dispose(app)
-    factory.kw["bind"].dispose()
+    with demo_app(db_url, tmp_path) as (app, factory):
+        _, instance_id, _ = report(factory)
+        [task] = [t for t in ready(factory, instance_id) if t.task == "triage"]
+        yield app, task.id
 
 
 def test_task_page_labels_in_english_and_chinese(triage):

@@ -31,7 +31,7 @@ from governance.consultations import consultation_due, open_consultations
 from governance.demo import load_demo
 from governance.meetings import default_meeting_day, next_joint_meeting
 from governance.models import CalendarDay
-from tests.webkit import csrf_token, dispose, login, make_app, prepare_database
+from tests.webkit import csrf_token, demo_app, login
 
 SPRING_FESTIVAL = {date(2027, 2, 5) + timedelta(days=i): False for i in range(10)}   # 5–14 February
 MAKE_UP = {date(2027, 2, 20): True}                                                 # a Saturday
@@ -217,11 +217,8 @@ def test_csv_import_refuses_missing_columns_and_empty_files(session):
 
 @pytest.fixture
 def web(db_url, tmp_path):
-    factory = prepare_database(db_url)
-    app = make_app(db_url, tmp_path)
-    yield SimpleNamespace(app=app, factory=factory)
-    dispose(app)
-    factory.kw["bind"].dispose()
+    with demo_app(db_url, tmp_path) as (app, factory):
+        yield SimpleNamespace(app=app, factory=factory)
 
 
 def _admin(app):

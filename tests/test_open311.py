@@ -9,7 +9,7 @@ from engine.db import write_session
 from governance.directory import CATEGORIES
 from governance.models import Whistle
 from governance.register import get_whistle, record_reply
-from tests.webkit import DEMO_PASSWORD, dispose, make_app, prepare_database
+from tests.webkit import DEMO_PASSWORD, demo_app, dispose, make_app, prepare_database
 
 KEY = "platform-secret-key"
 BASE = "/open311/v2"
@@ -18,11 +18,8 @@ ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
 
 @pytest.fixture
 def setup(db_url, tmp_path):
-    factory = prepare_database(db_url)
-    app = make_app(db_url, tmp_path, OPEN311_API_KEY=KEY)
-    yield app, factory
-    dispose(app)
-    factory.kw["bind"].dispose()
+    with demo_app(db_url, tmp_path, OPEN311_API_KEY=KEY) as site:
+        yield site
 
 
 def _token(client, username):

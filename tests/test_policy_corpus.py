@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.policy_kit import close_site, make_site, token, upload
+from tests.policy_kit import policy_site, token, upload
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 
@@ -27,9 +27,8 @@ def deployment_sets() -> list[tuple[str, dict[str, bytes]]]:
 
 @pytest.fixture
 def site(db_url, tmp_path):
-    s = make_site(db_url, tmp_path)
-    yield s
-    close_site(s)
+    with policy_site(db_url, tmp_path) as s:
+        yield s
 
 
 def test_every_corpus_diagram_deploys_or_is_refused_readably(site):

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from engine.models import InboxTask, Instance
-from tests.policy_kit import (OFFICER, close_site, csrf_headers, logged_in, make_site, post_form, token,
+from tests.policy_kit import (OFFICER, csrf_headers, logged_in, policy_site, post_form, token,
                               upload)
 from tests.webkit import report
 
@@ -19,9 +19,8 @@ TIMER_NEW = "<bpmn:timeDuration xsi:type=\"bpmn:tFormalExpression\">'P7D'</bpmn:
 
 @pytest.fixture
 def site(db_url, tmp_path):
-    s = make_site(db_url, tmp_path)
-    yield s
-    close_site(s)
+    with policy_site(db_url, tmp_path) as s:
+        yield s
 
 
 def whistle_xml(site, *replacements) -> str:

@@ -18,7 +18,7 @@ from engine.models import InboxTask  # noqa: E402
 from governance.evaluations import register_mechanism  # noqa: E402
 from governance.joint_assessment_models import JointLink, JointMatter  # noqa: E402
 from governance.models import Whistle  # noqa: E402
-from tests.webkit import advance, csrf_token, dispose, login, make_app, prepare_database, report  # noqa: E402
+from tests.webkit import advance, csrf_token, demo_app, logged_in, report  # noqa: E402
 
 COMMUNITIES = ("hs-jfl-sq1", "hs-jfl-sq2", "hs-hdl-sq1")
 
@@ -26,19 +26,8 @@ COMMUNITIES = ("hs-jfl-sq1", "hs-jfl-sq2", "hs-hdl-sq1")
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def site(request, tmp_path_factory):
     with scratch_database(request.param, tmp_path_factory.mktemp("joint-db")) as url:
-        factory = prepare_database(url)
-        app = make_app(url, tmp_path_factory.mktemp("joint"))
-        try:
-            yield app, factory
-        finally:
-            dispose(app)
-            factory.kw["bind"].dispose()
-
-
-def client_for(app, username):
-    client = app.test_client()
-    assert login(client, username).status_code == 302
-    return client
+        with demo_app(url, tmp_path_factory.mktemp("joint")) as site:
+            yield site
 
 
 def test_open_a_joint_matter_from_three_communities_and_unlink_one(site):
@@ -49,7 +38,7 @@ def test_open_a_joint_matter_from_three_communities_and_unlink_one(site):
                                        actor=f"wg-{community}")
         advance(factory, instance_id, "street_review")
         ids.append(wid)
-    org = client_for(app, "zzb-hs")
+    org = logged_in(app, "zzb-hs")
     page = org.get("/joint")
     body = page.get_data(as_text=True)
     assert page.status_code == 200
@@ -94,9 +83,9 @@ def test_open_a_joint_matter_from_three_communities_and_unlink_one(site):
     assert "花山区城市管理局" in doc.xpath('//*[@data-testid="suggested-lead"]')[0].text_content()
 
     # a street sees a joint matter with whistles of its street; another street does not
-    assert client_for(app, "jd-hs-jfl").get(location).status_code == 200
-    assert client_for(app, "jd-ys-am").get(location).status_code == 403
-    assert client_for(app, "bm-hs-cgj").get(location).status_code == 403
+    assert logged_in(app, "jd-hs-jfl").get(location).status_code == 200
+    assert logged_in(app, "jd-ys-am").get(location).status_code == 403
+    assert logged_in(app, "bm-hs-cgj").get(location).status_code == 403
 
     # unlinking needs a reason; with one the whistle goes back to street review
     nothing = org.post(f"/joint/{joint_no}/unlink", data={"csrf_token": csrf_token(text), "whistle_id": ids[2], "reason": " "},
@@ -124,7 +113,7 @@ def test_standing_mechanisms_register_and_the_whistle_panel(site):
         register_mechanism(session, title="校外小饭桌规范管理长效机制", document_no="马组通〔2026〕7号",
                            text="市场监管牵头，教育配合，每季度联合检查小饭桌。", lead_department_id="city-scjgj",
                            cooperating_department_ids=["city-jyj"], category="市场秩序")
-    client = client_for(app, "sq-hs-jfl-sq3")
+    client = logged_in(app, "sq-hs-jfl-sq3")
     found = client.get("/mechanisms?q=小饭桌").get_data(as_text=True)
     assert "校外小饭桌规范管理长效机制" in found and "马组通〔2026〕7号" in found and "市教育局" in found
     assert 'data-testid="empty-state"' in client.get("/mechanisms?q=不存在的机制名称").get_data(as_text=True)

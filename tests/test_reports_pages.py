@@ -26,7 +26,7 @@ from governance.directory import locate_community, units  # noqa: E402
 from governance import export_jobs  # noqa: E402
 from governance.models import Evaluation, ExportJob, Officer, Survey, TaskOrder, Whistle  # noqa: E402
 from governance.stats import BREAKDOWNS, stats  # noqa: E402
-from tests.webkit import csrf_token, dispose, login, make_app, prepare_database  # noqa: E402
+from tests.webkit import csrf_token, demo_app, dispose, logged_in, make_app  # noqa: E402
 
 CATEGORIES = ("安全", "明灯", "市容环境", "交通出行", "水电气")
 GRADES = ("excellent", "good", "fair", "poor")
@@ -92,20 +92,8 @@ def generate(factory, n: int = 60, seed: int = 611) -> None:
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def site(request, tmp_path_factory):
     with scratch_database(request.param, tmp_path_factory.mktemp("reports-db")) as url:
-        factory = prepare_database(url)
-        generate(factory)
-        app = make_app(url, tmp_path_factory.mktemp("reports"))
-        try:
-            yield app, factory
-        finally:
-            dispose(app)
-            factory.kw["bind"].dispose()
-
-
-def client_for(app, username):
-    client = app.test_client()
-    assert login(client, username).status_code == 302
-    return client
+        with demo_app(url, tmp_path_factory.mktemp("reports"), seed=generate) as site:
+            yield site
 
 
 def api_token(app, username):
@@ -159,7 +147,7 @@ def test_dashboard_and_api_show_exactly_the_figures_of_stats(site, filters):
     with factory() as session:
         expected = stats(session, **filters)
     assert expected["totals"]["reported"] > 0 or filters.get("department")
-    res = client_for(app, "zzb-mas").get("/dashboard", query_string=filters)
+    res = logged_in(app, "zzb-mas").get("/dashboard", query_string=filters)
     assert res.status_code == 200
     assert_page_matches(res.get_data(as_text=True), expected)
     api = app.test_client().get("/api/v1/stats", query_string=filters, headers=api_token(app, "zzb-mas"))
@@ -173,7 +161,7 @@ def test_district_org_sees_only_its_own_district(site):
         expected = stats(session, district="hs")
         other = stats(session, district="ys")
     assert expected["totals"]["reported"] and other["totals"]["reported"]
-    client = client_for(app, "zzb-hs")
+    client = logged_in(app, "zzb-hs")
     body = client.get("/dashboard").get_data(as_text=True)
     assert_page_matches(body, expected)
     assert client.get("/dashboard?district=ys").status_code == 403
@@ -190,23 +178,23 @@ def test_roles_without_access_get_403(site):
     assert anonymous.get("/dashboard").status_code == 302                       # to the login page
     assert anonymous.get("/api/v1/stats").status_code == 401
     for user in ("sq-hs-jfl-sq1", "bm-hs-cgj", "jd-hs-jfl", "policy"):
-        client = client_for(app, user)
+        client = logged_in(app, user)
         assert client.get("/dashboard").status_code == 403, user
         assert client.get("/exports/register.xlsx").status_code == 403, user
         res = app.test_client().get("/api/v1/stats", headers=api_token(app, user))
         assert res.status_code == 403 and res.get_json()["error"]["code"] == "forbidden", user
-    community, department = client_for(app, "sq-hs-jfl-sq1"), client_for(app, "bm-hs-cgj")
+    community, department = logged_in(app, "sq-hs-jfl-sq1"), logged_in(app, "bm-hs-cgj")
     for path in ("/evaluations", "/joint", "/assessment", "/assessment/settings", "/assessment/2026"):
         assert community.get(path).status_code == 403, path
         assert department.get(path).status_code == 403, path
     assert community.get("/mechanisms").status_code == 200                    # every officer
-    city = client_for(app, "zzb-mas")
+    city = logged_in(app, "zzb-mas")
     page = city.get("/assessment/settings").get_data(as_text=True)
     assert city.post("/assessment/settings", data={"csrf_token": csrf_token(page)}).status_code == 403
-    policy = client_for(app, "policy")
+    policy = logged_in(app, "policy")
     page = policy.get("/assessment").get_data(as_text=True)
     assert policy.post("/assessment/start", data={"csrf_token": csrf_token(page), "year": "2026"}).status_code == 403
-    street = client_for(app, "jd-hs-jfl")
+    street = logged_in(app, "jd-hs-jfl")
     assert street.get("/evaluations?street=ys-am").status_code == 403
     assert street.get("/exports/evaluations.xlsx?street=ys-am").status_code == 403
 
@@ -237,7 +225,7 @@ def _rows(data: bytes, sheet=None):
 def test_exports_open_with_openpyxl_and_hold_the_numbers_of_the_page(site):
     app, factory = site
     filters = {"year": "2026", "district": "hs"}
-    client = client_for(app, "zzb-mas")
+    client = logged_in(app, "zzb-mas")
     got = page_figures(client.get("/dashboard", query_string=filters).get_data(as_text=True))
 
     res = client.get("/exports/stats.xlsx", query_string=filters)
@@ -265,7 +253,7 @@ def test_exports_open_with_openpyxl_and_hold_the_numbers_of_the_page(site):
     state = poll_export_job(client, status_url)
     assert state["state"] == "done" and state["percent"] == 100 and state["total"] == got["totals"]["reported"]
     assert _rows(client.get(state["download_url"]).data) == register
-    assert client_for(app, "zzb-hs").get(status_url).status_code == 404          # only its owner sees a job
+    assert logged_in(app, "zzb-hs").get(status_url).status_code == 404          # only its owner sees a job
 
 
 def test_a_background_export_is_reported_and_handed_out_by_any_web_process(site, tmp_path):
@@ -275,13 +263,13 @@ def test_a_background_export_is_reported_and_handed_out_by_any_web_process(site,
     other = make_app(app.config["DATABASE_URL"], tmp_path)          # a second web process
     try:
         filters = {"year": "2026", "district": "hs"}
-        runner, poller = client_for(app, "zzb-mas"), client_for(other, "zzb-mas")
+        runner, poller = logged_in(app, "zzb-mas"), logged_in(other, "zzb-mas")
         expected = _rows(runner.get("/exports/register.xlsx", query_string=filters).data)
         status_url = start_export_job(runner, filters)
         state = poll_export_job(poller, status_url)
         assert state["state"] == "done" and state["percent"] == 100
         assert _rows(poller.get(state["download_url"]).data) == expected
-        assert client_for(other, "zzb-hs").get(status_url).status_code == 404     # still only its owner's
+        assert logged_in(other, "zzb-hs").get(status_url).status_code == 404     # still only its owner's
 
         # a job whose process ended while it ran is reported as interrupted, not running for ever
         with factory() as session:
@@ -326,7 +314,7 @@ def _form_csrf(page: str) -> str:
 
 def test_evaluation_summary_page_and_export_agree(site):
     app, factory = site
-    client = client_for(app, "zzb-hs")
+    client = logged_in(app, "zzb-hs")
     body = client.get("/evaluations?year=2026").get_data(as_text=True)
     doc = lhtml.fromstring(body)
     page_counts = {tr.get("data-row"): int(tr.xpath('td[@data-k="evaluations"]')[0].text_content())
@@ -342,7 +330,7 @@ def test_evaluation_summary_page_and_export_agree(site):
 
 def test_assessment_started_through_the_web_with_results_and_export(site):
     app, factory = site
-    city = client_for(app, "zzb-mas")
+    city = logged_in(app, "zzb-mas")
     page = city.get("/assessment").get_data(as_text=True)
     assert 'data-testid="empty-state"' in page or 'data-testid="year-table"' in page
     res = city.post("/assessment/start", data={"csrf_token": csrf_token(page), "year": "2026"})
@@ -366,7 +354,7 @@ def test_policy_staff_edit_weights_as_a_new_version(site):
     app, factory = site
     with factory() as session:
         before = len(A.settings_history(session))
-    policy = client_for(app, "policy")
+    policy = logged_in(app, "policy")
     page = policy.get("/assessment/settings").get_data(as_text=True)
     form = {"csrf_token": csrf_token(page), "response_weight": "50", "resolution_weight": "30",
             "satisfaction_weight": "20", "th_excellent": "92", "th_good": "82", "th_fair": "62",

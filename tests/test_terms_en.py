@@ -10,7 +10,7 @@ import pytest
 from babel.support import Translations
 from lxml import etree
 
-from tests.webkit import dispose, login, make_app, prepare_database, ready, report
+from tests.webkit import demo_app, dispose, login, make_app, ready, report
 from webapp.terms import NAMES, STAGE_AND_CATEGORY_NAMES, UNIT_KIND_NAMES, localized_figures, term
 from webapp.i18n import compile_catalogues
 
@@ -68,13 +68,10 @@ def test_filter_in_both_languages(tmp_path):
 
 @pytest.fixture
 def triage(db_url, tmp_path):
-    factory = prepare_database(db_url)
-    app = make_app(db_url, tmp_path)
-    whistle_id, instance_id, _ = report(factory, category="交通出行")
-    [task] = [t for t in ready(factory, instance_id) if t.task == "triage"]
-    yield app, task.id, whistle_id
-    dispose(app)
-    factory.kw["bind"].dispose()
+    with demo_app(db_url, tmp_path) as (app, factory):
+        whistle_id, instance_id, _ = report(factory, category="交通出行")
+        [task] = [t for t in ready(factory, instance_id) if t.task == "triage"]
+        yield app, task.id, whistle_id
 
 
 def test_inbox_and_task_page_show_task_names_in_the_reader_language(triage):

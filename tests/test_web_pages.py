@@ -8,18 +8,15 @@ from sqlalchemy import select
 
 from engine.models import AuditEvent, InboxTask
 from governance.models import Consultation, Notice, Whistle
-from tests.webkit import advance, csrf_token, dispose, login, make_app, prepare_database, ready, report
+from tests.webkit import (advance, csrf_token, demo_app, dispose, login, make_app, prepare_database, ready, report)
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 @pytest.fixture
 def site(db_url, tmp_path):
-    factory = prepare_database(db_url)
-    app = make_app(db_url, tmp_path)
-    yield app, factory
-    dispose(app)
-    factory.kw["bind"].dispose()
+    with demo_app(db_url, tmp_path) as site:
+        yield site
 
 
 def _post(client, url, data, page_url=None):

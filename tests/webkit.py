@@ -3,7 +3,9 @@ driver that moves a whistle along the standard path through the engine."""
 from __future__ import annotations
 
 import re
+import shutil
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import select
@@ -61,6 +63,26 @@ def dispose(app) -> None:
     app.extensions["sessions"].kw["bind"].dispose()
 
 
+@contextmanager
+def demo_app(url: str, tmp_path: Path, *, seed=None, editable: bool = False, **config):
+    """(app, session factory) over a demo database at `url` (prepare_database), both disposed
+    afterwards. `seed(factory)` adds data first; with `editable`, the app's forms/ and processes/
+    are copies in `tmp_path` that the test may change; `config` goes to the app."""
+    factory = prepare_database(url)
+    if seed is not None:
+        seed(factory)
+    if editable:
+        shutil.copytree(FORMS_DIR, tmp_path / "forms")
+        shutil.copytree(PROCESSES_DIR, tmp_path / "processes")
+        config.update(FORMS_DIR=str(tmp_path / "forms"), PROCESSES_DIR=str(tmp_path / "processes"))
+    app = make_app(url, tmp_path, **config)
+    try:
+        yield app, factory
+    finally:
+        dispose(app)
+        factory.kw["bind"].dispose()
+
+
 def csrf_token(html: str) -> str:
     match = re.search(r'name="csrf_token" value="([^"]+)"', html)
     return match.group(1) if match else ""
@@ -70,6 +92,13 @@ def login(client, username: str, password: str = DEMO_PASSWORD):
     page = client.get("/login")
     return client.post("/login", data={"username": username, "password": password,
                                        "csrf_token": csrf_token(page.get_data(as_text=True))})
+
+
+def logged_in(app, username: str):
+    """A test client of `app` logged in as the demo officer `username`."""
+    client = app.test_client()
+    assert login(client, username).status_code == 302
+    return client
 
 
 def report(factory, *, title="公交站点设置不合理", category="交通出行", community_id="hs-jfl-sq1", actor="wg-hs-jfl-sq1"):

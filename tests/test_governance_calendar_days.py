@@ -22,15 +22,14 @@ from sqlalchemy import select
 import handlers  # noqa: F401  (registers the handlers)
 from engine.db import Base, make_engine, make_sessionmaker, write_session
 from engine.registry import HandlerContext, get_handler
-from governance import register
 from governance.calendar import (TZ, add_working_days, calendar_adjustments, iso, is_workday,
                                  package_covers, package_last_year, working_deadline)
 from governance.calendar_days import (CalendarError, CalendarImportError, import_calendar_csv,
                                       list_days, remove_day, set_day)
 from governance.consultations import consultation_due, open_consultations
-from governance.demo import load_demo
 from governance.meetings import default_meeting_day, next_joint_meeting
 from governance.models import CalendarDay
+from tests.handlerkit import registered_whistle
 from tests.webkit import csrf_token, demo_app, login
 
 SPRING_FESTIVAL = {date(2027, 2, 5) + timedelta(days=i): False for i in range(10)}   # 5–14 February
@@ -121,13 +120,9 @@ def test_set_remove_list_and_load(session):
 
 @pytest.fixture
 def whistle(session, monkeypatch):
-    monkeypatch.setattr(register, "_start_instance", lambda *a, **k: SimpleNamespace(id=None))
-    load_demo(session)
-    w = register.report_whistle(session, title="公交站点设置不合理", description="站点离小区太远",
-                                category="交通出行", community_id="ys-am-sq1", location="安民路",
-                                reporter="王先生", source="patrol", actor="wg-ys-am-sq1")
-    session.flush()
-    return w
+    return registered_whistle(session, monkeypatch, at=None, title="公交站点设置不合理", description="站点离小区太远",
+                              category="交通出行", community_id="ys-am-sq1", location="安民路", reporter="王先生",
+                              source="patrol", actor="wg-ys-am-sq1")
 
 
 def test_r07_consultation_before_an_entered_spring_festival_is_due_after_it(session, whistle):

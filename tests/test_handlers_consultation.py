@@ -1,38 +1,29 @@
 """consultation.open / consultation.close (R7)."""
 from datetime import date, datetime, timedelta
-from types import SimpleNamespace
 
 import chinese_calendar
 import pytest
 from sqlalchemy import select
 
 import handlers  # noqa: F401
-from engine.clock import frozen_at
-from engine.registry import HandlerContext, get_handler
-from governance import register
+from engine.registry import get_handler
 from governance.calendar import TZ
 from governance.consultations import ConsultationError, record_consultation_answer
-from governance.demo import load_demo
 from governance.models import Consultation, Notice
 
+from tests.handlerkit import handler_ctx, registered_whistle
 NOW = datetime(2026, 9, 30, 10, 0, tzinfo=TZ)   # the eve of National Day
 
 
 def make_ctx(session, data, now=NOW):
-    return HandlerContext(session=session, instance_id=1, process_id="whistle", task_id="t",
-                          now=now, data=dict(data), actor="zzb-hs")
+    return handler_ctx(session, data, now=now, actor="zzb-hs")
 
 
 @pytest.fixture
 def whistle(session, monkeypatch):
-    monkeypatch.setattr(register, "_start_instance", lambda *a, **k: SimpleNamespace(id=None))
-    load_demo(session)
-    with frozen_at(NOW):
-        w = register.report_whistle(session, title="公交站点设置不合理", description="站点离小区太远",
-                                    category="交通出行", community_id="ys-am-sq1", location="安民路",
-                                    reporter="王先生", source="patrol", actor="wg-ys-am-sq1")
-    session.flush()
-    return w
+    return registered_whistle(session, monkeypatch, at=NOW, title="公交站点设置不合理", description="站点离小区太远",
+                              category="交通出行", community_id="ys-am-sq1", location="安民路", reporter="王先生",
+                              source="patrol", actor="wg-ys-am-sq1")
 
 
 def _expected_due(opened: date, days: int) -> str:

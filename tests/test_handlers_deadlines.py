@@ -1,36 +1,28 @@
 """deadline.next_joint_meeting (R3) and deadline.extend (R11)."""
 from datetime import datetime, timedelta
-from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
 
 import handlers  # noqa: F401
-from engine.clock import frozen_at
-from engine.registry import HandlerContext, get_handler
+from engine.registry import get_handler
 from governance import register
 from governance.calendar import TZ, iso
-from governance.demo import load_demo
 from governance.models import Extension, Notice
 
+from tests.handlerkit import handler_ctx, registered_whistle
 NOW = datetime(2026, 9, 30, 10, 0, tzinfo=TZ)
 
 
 def make_ctx(session, data, now=NOW):
-    return HandlerContext(session=session, instance_id=1, process_id="whistle", task_id="t",
-                          now=now, data=dict(data), actor="tester")
+    return handler_ctx(session, data, now=now, actor="tester")
 
 
 @pytest.fixture
 def whistle(session, monkeypatch):
-    monkeypatch.setattr(register, "_start_instance", lambda *a, **k: SimpleNamespace(id=None))
-    load_demo(session)
-    with frozen_at(NOW):
-        w = register.report_whistle(session, title="背街小巷环境脏乱", description="垃圾堆放", category="市容环境",
-                                    community_id="hs-jfl-sq1", location="九华路", reporter="李阿姨",
-                                    source="platform", actor="resident")
-    session.flush()
-    return w
+    return registered_whistle(session, monkeypatch, at=NOW, title="背街小巷环境脏乱", description="垃圾堆放",
+                              category="市容环境", community_id="hs-jfl-sq1", location="九华路", reporter="李阿姨",
+                              source="platform", actor="resident")
 
 
 def test_r03_next_joint_meeting_handler(session, whistle):

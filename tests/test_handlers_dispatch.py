@@ -1,36 +1,28 @@
 """dispatch.issue_order (R5, R8, R10, R13), escalation.overdue (R8, R10), case.* (R19)."""
 from datetime import datetime, timedelta
-from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
 
 import handlers  # noqa: F401
-from engine.clock import frozen_at
-from engine.registry import HandlerContext, get_handler
+from engine.registry import get_handler
 from governance import register
 from governance.calendar import TZ, iso
-from governance.demo import load_demo
 from governance.models import Notice, TaskOrder
 
+from tests.handlerkit import handler_ctx, registered_whistle
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=TZ)
 
 
 def make_ctx(session, data, now=NOW):
-    return HandlerContext(session=session, instance_id=1, process_id="whistle", task_id="t",
-                          now=now, data=dict(data), actor="zzb-hs")
+    return handler_ctx(session, data, now=now, actor="zzb-hs")
 
 
 @pytest.fixture
 def whistle(session, monkeypatch):
-    monkeypatch.setattr(register, "_start_instance", lambda *a, **k: SimpleNamespace(id=None))
-    load_demo(session)
-    with frozen_at(NOW - timedelta(days=20)):
-        w = register.report_whistle(session, title="小区路灯损坏", description="多盏路灯不亮", category="明灯",
-                                    community_id="hs-hdl-sq2", location="新风小区", reporter="网格员巡查",
-                                    source="patrol", actor="wg-hs-hdl-sq2")
-    session.flush()
-    return w
+    return registered_whistle(session, monkeypatch, at=NOW - timedelta(days=20), title="小区路灯损坏",
+                              description="多盏路灯不亮", category="明灯", community_id="hs-hdl-sq2", location="新风小区",
+                              reporter="网格员巡查", source="patrol", actor="wg-hs-hdl-sq2")
 
 
 def issue(session, whistle, **kw):

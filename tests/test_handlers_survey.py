@@ -1,37 +1,29 @@
 """survey.record (R12), evaluation.record (R16), mechanism.register (R15)."""
 from datetime import datetime, timedelta
-from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
 
 import handlers  # noqa: F401
-from engine.clock import frozen_at
-from engine.registry import HandlerContext, get_handler
+from engine.registry import get_handler
 from governance import register
 from governance.calendar import TZ
-from governance.demo import load_demo
 from governance.evaluations import satisfaction_rate
 from governance.models import Evaluation, StandingMechanism, Survey
 
+from tests.handlerkit import handler_ctx, registered_whistle
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=TZ)
 
 
 def make_ctx(session, data, now=NOW):
-    return HandlerContext(session=session, instance_id=1, process_id="whistle", task_id="t",
-                          now=now, data=dict(data), actor="sq-bw-bw-sq1")
+    return handler_ctx(session, data, now=now, actor="sq-bw-bw-sq1")
 
 
 @pytest.fixture
 def whistle(session, monkeypatch):
-    monkeypatch.setattr(register, "_start_instance", lambda *a, **k: SimpleNamespace(id=None))
-    load_demo(session)
-    with frozen_at(NOW):
-        w = register.report_whistle(session, title="小饭桌无证经营", description="学校周边小饭桌卫生差",
-                                    category="市场秩序", community_id="bw-bw-sq1", location="博望中学旁",
-                                    reporter="家长", source="platform", actor="resident")
-    session.flush()
-    return w
+    return registered_whistle(session, monkeypatch, at=NOW, title="小饭桌无证经营", description="学校周边小饭桌卫生差",
+                              category="市场秩序", community_id="bw-bw-sq1", location="博望中学旁", reporter="家长",
+                              source="platform", actor="resident")
 
 
 @pytest.mark.parametrize("counts,rate", [

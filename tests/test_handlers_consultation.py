@@ -12,6 +12,7 @@ from governance.consultations import ConsultationError, record_consultation_answ
 from governance.models import Consultation, Notice
 
 from tests.handlerkit import handler_ctx, registered_whistle
+
 NOW = datetime(2026, 9, 30, 10, 0, tzinfo=TZ)   # the eve of National Day
 
 

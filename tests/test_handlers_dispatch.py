@@ -11,6 +11,7 @@ from governance.calendar import TZ, iso
 from governance.models import Notice, TaskOrder
 
 from tests.handlerkit import handler_ctx, registered_whistle
+
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=TZ)
 
 

@@ -12,6 +12,7 @@ from governance.evaluations import satisfaction_rate
 from governance.models import Evaluation, StandingMechanism, Survey
 
 from tests.handlerkit import handler_ctx, registered_whistle
+
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=TZ)
 
 

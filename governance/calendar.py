@@ -5,8 +5,9 @@
   cover yet, Monday to Friday are taken as working days.
 * Administrators enter the official arrangement themselves (table `calendar_days`, see
   `governance.calendar_days`): an entered day overrides both the package and the Monday–Friday
-  fallback. The functions stay pure: callers with a session load the entries with
-  `calendar_adjustments(session, since)` and pass them as `adjustments` ({date: is_workday}).
+  fallback. The functions here stay pure: callers with a session load the entries with
+  `calendar_days.calendar_adjustments(session, since)` and pass them as `adjustments`
+  ({date: is_workday}).
 * Completion deadlines (R10) count CALENDAR months: the same day of the month N months later,
   clamped to the end of a shorter month, never more than one quarter (P3M).
 * The report deadline (R8) is seven calendar days after the task order.
@@ -22,9 +23,6 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
-from sqlalchemy import select
-
-from .models import CalendarDay
 
 TZ = ZoneInfo("Asia/Shanghai")
 OFFICE_CLOSE = time(18, 0)          # deadlines given as a date end at 18:00 local time
@@ -114,14 +112,6 @@ def package_last_year() -> int:
     while package_covers(year + 1):
         year += 1
     return year
-
-
-def calendar_adjustments(session, since: date) -> Adjustments:
-    """The entered calendar days from `since` on, as {date: is_workday} (a few dozen a year)."""
-    if isinstance(since, datetime):
-        since = local_date(since)
-    rows = session.execute(select(CalendarDay.day, CalendarDay.workday).where(CalendarDay.day >= since))
-    return {day: bool(workday) for day, workday in rows}
 
 
 def add_working_days(day: date, n: int, adjustments: Adjustments | None = None) -> date:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from engine.clock import now
 
+from .calendar import local_date
 from .csv_import import CsvImportError, ImportResult, RowError, records
 from .models import CalendarDay
 
@@ -107,6 +108,14 @@ def remove_day(session, day) -> bool:
     session.delete(row)
     session.flush()
     return True
+
+
+def calendar_adjustments(session, since: date) -> dict[date, bool]:
+    """The entered calendar days from `since` on, as {date: is_workday} (a few dozen a year)."""
+    if isinstance(since, datetime):
+        since = local_date(since)
+    rows = session.execute(select(CalendarDay.day, CalendarDay.workday).where(CalendarDay.day >= since))
+    return {day: bool(workday) for day, workday in rows}
 
 
 # -- CSV import ------------------------------------------------------------------------------

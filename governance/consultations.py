@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 
 from engine.clock import now
 
-from .calendar import Adjustments, calendar_adjustments, iso, local_date, working_deadline
+from .calendar import Adjustments, iso, local_date, working_deadline
+from .calendar_days import calendar_adjustments
 from .directory import require_unit, unit_name
 from .models import DEPARTMENT_KINDS, LEVELS, Consultation, Whistle
 from .notices import notify

@@ -7,6 +7,7 @@ failed; finished jobs are removed after `KEEP`.
 """
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from datetime import timedelta
@@ -16,11 +17,15 @@ from sqlalchemy import delete, select, update
 from engine.clock import now
 from engine.db import write_session
 
+from .exports import ExportError
 from .models import ExportJob
+
+log = logging.getLogger(__name__)
 
 KEEP = timedelta(hours=1)          # finished jobs (and their files) are kept this long
 SILENT = timedelta(minutes=10)     # a running job not heard of for this long has died
 PROGRESS_EVERY = 0.5               # seconds between progress writes
+FAILED = "导出失败，请稍后再试。"
 LOST = "导出中断，请重新导出。"
 
 
@@ -32,6 +37,21 @@ def create(factory, owner_id: int, name: str, fmt: str) -> str:
                                                 ExportJob.state != "running"))
         session.add(ExportJob(id=job_id, owner_id=owner_id, name=name, fmt=fmt, state="running"))
     return job_id
+
+
+def run(factory, job_id: str, call) -> None:
+    """Run `call(session, progress)` (an export of governance.exports) for job `job_id` and keep
+    its file, or its error (an ExportError's message, else FAILED with the cause logged)."""
+    session = factory()
+    try:
+        finish(factory, job_id, call(session, progress_writer(factory, job_id)))
+    except ExportError as exc:
+        fail(factory, job_id, str(exc))
+    except Exception:  # noqa: BLE001  (shown to the officer as FAILED, the cause goes to the log)
+        log.exception("export job %s failed", job_id)
+        fail(factory, job_id, FAILED)
+    finally:
+        session.close()
 
 
 def progress_writer(factory, job_id: str):

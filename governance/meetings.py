@@ -11,8 +11,8 @@ from datetime import date, datetime, time
 
 from sqlalchemy import select
 
-from .calendar import (TZ, Adjustments, add_working_days, calendar_adjustments, is_workday, quarter_start,
-                       to_local)
+from .calendar import TZ, Adjustments, add_working_days, is_workday, quarter_start, to_local
+from .calendar_days import calendar_adjustments
 from .models import JointMeetingDate
 
 MEETING_DAY = 15            # day of the quarter's first month

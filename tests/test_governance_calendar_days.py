@@ -22,9 +22,9 @@ from sqlalchemy import select
 import handlers  # noqa: F401  (registers the handlers)
 from engine.db import Base, make_engine, make_sessionmaker, write_session
 from engine.registry import HandlerContext, get_handler
-from governance.calendar import (TZ, add_working_days, calendar_adjustments, iso, is_workday,
-                                 package_covers, package_last_year, working_deadline)
-from governance.calendar_days import (CalendarError, CalendarImportError, import_calendar_csv,
+from governance.calendar import (TZ, add_working_days, iso, is_workday, package_covers, package_last_year,
+                                 working_deadline)
+from governance.calendar_days import (CalendarError, CalendarImportError, calendar_adjustments, import_calendar_csv,
                                       list_days, remove_day, set_day)
 from governance.consultations import consultation_due, open_consultations
 from governance.meetings import default_meeting_day, next_joint_meeting

@@ -8,7 +8,6 @@ district_org sees its own district only, city_org and admin everything.
 from __future__ import annotations
 
 import io
-import logging
 import threading
 from datetime import date
 
@@ -25,10 +24,9 @@ from ..terms import localized_figures
 from ..db import db
 
 bp = Blueprint("reports", __name__)
-log = logging.getLogger(__name__)
 
-# a background export's errors are stored in Chinese and shown in the reader's language
-EXPORT_FAILED = "导出失败，请稍后再试。"
+# a background export's errors are stored in Chinese (governance.export_jobs) and shown in the
+# reader's language
 EXPORT_ERRORS = (_l("导出失败，请稍后再试。"), _l("导出中断，请重新导出。"))
 
 DASHBOARD_ROLES = ("district_org", "city_org", "admin")
@@ -229,26 +227,13 @@ def export(kind, fmt):
     return send_file(io.BytesIO(data), mimetype=MIMETYPES[fmt], as_attachment=True, download_name=name)
 
 
-def _run_job(factory, job_id: str, call) -> None:
-    session = factory()
-    try:
-        export_jobs.finish(factory, job_id, call(session, export_jobs.progress_writer(factory, job_id)))
-    except exports.ExportError as exc:
-        export_jobs.fail(factory, job_id, str(exc))
-    except Exception:  # noqa: BLE001  (reported to the page, logged here)
-        log.exception("export job %s failed", job_id)
-        export_jobs.fail(factory, job_id, EXPORT_FAILED)
-    finally:
-        session.close()
-
-
 @bp.post("/exports/<kind>.<fmt>/jobs")
 @login_required
 def start_export(kind, fmt):
     name, call = _export_or_abort(kind, fmt, request.form)
     factory = current_app.extensions["sessions"]
     job_id = export_jobs.create(factory, current_user.id, name, fmt)
-    threading.Thread(target=_run_job, args=(factory, job_id, call), name=f"export-{job_id[:8]}",
+    threading.Thread(target=export_jobs.run, args=(factory, job_id, call), name=f"export-{job_id[:8]}",
                      daemon=True).start()
     return jsonify(id=job_id, status_url=url_for("reports.export_status", job_id=job_id)), 202
 

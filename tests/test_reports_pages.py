@@ -256,7 +256,7 @@ def test_exports_open_with_openpyxl_and_hold_the_numbers_of_the_page(site):
     assert logged_in(app, "zzb-hs").get(status_url).status_code == 404          # only its owner sees a job
 
 
-def test_a_background_export_is_reported_and_handed_out_by_any_web_process(site, tmp_path):
+def test_r20_a_background_export_is_reported_and_handed_out_by_any_web_process(site, tmp_path):
     """Jobs live in the database: with several web processes (gunicorn --workers), the process
     polled or asked for the file need not be the one that runs the export."""
     app, factory = site

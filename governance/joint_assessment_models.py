@@ -79,6 +79,7 @@ class AssessmentSettings(Base):
     response_weight: Mapped[float] = mapped_column(Float)
     resolution_weight: Mapped[float] = mapped_column(Float)
     satisfaction_weight: Mapped[float] = mapped_column(Float)
+    opinion_weight: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # R17: the communities' grades
     thresholds: Mapped[dict] = mapped_column(JSON)      # {"excellent": 90, "good": 80, "fair": 60}
     grade_points: Mapped[dict] = mapped_column(JSON)    # {"excellent": 100, "good": 85, ...}
     note: Mapped[str | None] = mapped_column(Text)
@@ -130,6 +131,7 @@ class AssessmentResult(Base):
     response_score: Mapped[float | None] = mapped_column(Float)
     resolution_score: Mapped[float | None] = mapped_column(Float)
     satisfaction_score: Mapped[float | None] = mapped_column(Float)
+    opinion_score: Mapped[float | None] = mapped_column(Float)          # mean points of the communities' grades
     score: Mapped[float | None] = mapped_column(Float)
     computed_grade: Mapped[str | None] = mapped_column(String(20))
     recommended_grade: Mapped[str | None] = mapped_column(String(20))   # the street's (R17)

@@ -23,11 +23,19 @@ from . import registry
 from .errors import DeployProblem, DeployRefused
 from .models import Deployment, ProcessVersion
 from .parsing import NS, EngineParser, UnsafeXML, parse_xml
-from .sandbox import ExpressionError, check_expression, check_timer_expression
+from .sandbox import ExpressionError, check_expression, check_timer_expression, compared_values
 
 MAX_FILES = 50
 DMN_NAMESPACES = ("https://www.omg.org/spec/DMN/", "http://www.omg.org/spec/DMN/")
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+@dataclass
+class CodedProblem(DeployProblem):
+    """A problem the web layer can say in the reader's language: `code` names the sentence,
+    `params` fill it (the English `message` stays for the command line and logs)."""
+    code: str | None = None
+    params: dict | None = None
 
 
 @dataclass
@@ -40,9 +48,10 @@ class DeployResult:
 class _Checker:
     """Collects problems of one deployment set."""
 
-    def __init__(self, forms_dir: Path | None):
+    def __init__(self, forms_dir: Path | None, form_overrides: dict[str, dict] | None = None):
         self.problems: list[DeployProblem] = []
         self.forms_dir = forms_dir
+        self.form_overrides = form_overrides or {}
         self.forms: dict[str, dict] = {}
         self.task_meta: dict[str, dict] = {}
         self.calls: dict[str, set[str]] = {}        # process id -> called process ids
@@ -50,10 +59,14 @@ class _Checker:
         self.decisions: set[str] = set()
         self.called_decisions: list[tuple[str, str, etree._Element]] = []
 
-    def add(self, message, element=None, file=None, node=None, line=None):
+    def add(self, message, element=None, file=None, node=None, line=None, code=None, **params):
         eid = element if element is not None else (node.get("id") if node is not None else None)
-        self.problems.append(DeployProblem(message=message, element=eid, file=file,
-                                           line=line if line is not None else (node.sourceline if node is not None else None)))
+        line = line if line is not None else (node.sourceline if node is not None else None)
+        if code:
+            self.problems.append(CodedProblem(message=message, element=eid, file=file, line=line,
+                                              code=code, params=params))
+        else:
+            self.problems.append(DeployProblem(message=message, element=eid, file=file, line=line))
 
     # -- expressions -------------------------------------------------------------------------
     def expression(self, text, node, file, owner, timer=False):
@@ -131,6 +144,73 @@ class _Checker:
                 self.expression(node.text, node, file, node.getparent().getparent())
             elif tag == "condition" and etree.QName(node.getparent()).localname == "conditionalEventDefinition":
                 self.expression(node.text, node, file, node.getparent().getparent())
+        self.gateways(proc, file, meta)
+
+    # -- exclusive gateways: a default flow, or conditions that take every value of the form ------
+    def gateways(self, proc, file, meta):
+        nodes = {n.get("id"): n for n in proc.iter() if isinstance(n.tag, str) and n.get("id")}
+        outgoing, incoming = {}, {}
+        for fl in proc.iter(f"{{{NS['bpmn']}}}sequenceFlow"):
+            outgoing.setdefault(fl.get("sourceRef"), []).append(fl)
+            incoming.setdefault(fl.get("targetRef"), []).append(fl.get("sourceRef"))
+        for gw in proc.iter(f"{{{NS['bpmn']}}}exclusiveGateway"):
+            flows = outgoing.get(gw.get("id"), [])
+            conditions = [(fl, (fl.findtext("bpmn:conditionExpression", namespaces=NS) or "").strip())
+                          for fl in flows if fl.find("bpmn:conditionExpression", NS) is not None]
+            if not conditions or gw.get("default") in {fl.get("id") for fl in flows}:
+                continue
+            if len(conditions) < len(flows):
+                continue  # a flow without condition that is not the default: the parser refuses it
+            try:
+                analysed = [compared_values(text) for _fl, text in conditions]
+            except ExpressionError:
+                continue  # refused already, naming the flow
+            name = gw.get("name") or gw.get("id")
+            keys = {a[0] for a in analysed if a is not None}
+            if None in analysed or len(keys) != 1:
+                self.add(f"exclusive gateway {name!r} has no default flow and its conditions cannot be checked "
+                         "against a form (only key == 'value', key in (...) and 'or' of those over one data key are "
+                         "understood): add a default flow", file=file, node=gw, code="gateway_unanalysable",
+                         gateway=name)
+                continue
+            key = keys.pop()
+            taken = frozenset().union(*(a[1] for a in analysed))
+            sources = self._value_sources(gw.get("id"), key, nodes, incoming, meta)
+            if not sources or any(values is None for _task, _form, values in sources):
+                self.add(f"exclusive gateway {name!r} has no default flow and no form before it gives "
+                         f"{key!r} a fixed list of values: add a default flow", file=file, node=gw,
+                         code="gateway_open_key", gateway=name, key=key)
+                continue
+            for task, form, values in sources:
+                missing = [v for v in values if v not in taken]
+                if missing:
+                    shown = ", ".join(repr(v) for v in missing)
+                    self.add(f"exclusive gateway {name!r} has no default flow and no outgoing flow takes "
+                             f"{key} = {shown} (form {form!r} of task {task!r}): add a flow for it or a default flow",
+                             file=file, node=gw, code="gateway_uncovered", gateway=name, key=key,
+                             values=missing, form=form, task=task)
+
+    def _value_sources(self, gateway_id, key, nodes, incoming, meta) -> list[tuple[str, str, list | None]]:
+        """The user tasks nearest before a gateway whose form has the field `key`:
+        [(task id, form, its closed list of values or None when the field is free)]."""
+        found, seen = [], set()
+        todo = list(incoming.get(gateway_id, []))
+        while todo:
+            nid = todo.pop()
+            if nid in seen or nid not in nodes:
+                continue
+            seen.add(nid)
+            tag = etree.QName(nodes[nid]).localname
+            if tag in ("userTask", "manualTask"):
+                form = (meta.get(nid) or {}).get("form")
+                schema = self.forms.get(form) if form else None
+                if isinstance(schema, dict) and key in (schema.get("properties") or {}):
+                    found.append((nid, form, _closed_values(schema, key)))
+                    continue
+            elif tag in ("startEvent", "boundaryEvent", "callActivity", "subProcess"):
+                continue
+            todo.extend(incoming.get(nid, []))
+        return found
 
     def user_task(self, node, lane, file):
         props = _properties(node)
@@ -162,6 +242,9 @@ class _Checker:
             return
         if "/" in form or "\\" in form or form.startswith("."):
             self.add(f"form name {form!r} is not a plain file name", file=file, node=node)
+            return
+        if form in self.form_overrides:  # a form being edited, checked before it is saved
+            self.forms[form] = self.form_overrides[form]
             return
         path = (self.forms_dir / form) if self.forms_dir else None
         if path is None or not path.is_file():
@@ -209,6 +292,24 @@ class _Checker:
                         self.add(str(exc), element=decision.get("id"), file=name, node=entry)
 
 
+def _closed_values(schema: dict, key: str) -> list | None:
+    """The values a form field may take when the form fixes them (enum, or oneOf/anyOf of consts)."""
+    prop = (schema.get("properties") or {}).get(key)
+    if isinstance(prop, dict) and isinstance(prop.get("$ref"), str) and prop["$ref"].startswith("#/$defs/"):
+        prop = (schema.get("$defs") or {}).get(prop["$ref"][len("#/$defs/"):])
+    if not isinstance(prop, dict):
+        return None
+    if isinstance(prop.get("enum"), list):
+        return list(prop["enum"])
+    if "const" in prop:
+        return [prop["const"]]
+    for word in ("oneOf", "anyOf"):
+        choices = prop.get(word)
+        if isinstance(choices, list) and choices and all(isinstance(c, dict) and "const" in c for c in choices):
+            return [c["const"] for c in choices]
+    return None
+
+
 def _flow_nodes(proc) -> list:
     skip = {"laneSet", "extensionElements", "documentation", "sequenceFlow", "dataObject",
             "dataObjectReference", "dataStoreReference", "textAnnotation", "association", "ioSpecification"}
@@ -250,9 +351,12 @@ def _content_hash(files: dict[str, str]) -> str:
     return digest.hexdigest()
 
 
-def check(session: Session, files: dict[str, bytes], forms_dir: Path | None) -> tuple[_Checker, dict[str, str], dict[str, str], EngineParser | None]:
-    """Vet a deployment set; returns the checker (problems, meta), texts, dependency texts, parser."""
-    checker = _Checker(forms_dir)
+def check(session: Session, files: dict[str, bytes], forms_dir: Path | None,
+          form_overrides: dict[str, dict] | None = None) -> tuple[_Checker, dict[str, str], dict[str, str], EngineParser | None]:
+    """Vet a deployment set; returns the checker (problems, meta), texts, dependency texts, parser.
+    `form_overrides` (form file name -> schema) stand in for files of forms_dir: a form editor checks
+    an edited form against the diagrams before saving it."""
+    checker = _Checker(forms_dir, form_overrides)
     texts: dict[str, str] = {}
     if not files:
         checker.add("nothing to deploy")

@@ -84,6 +84,33 @@ def check_expression(expression: str) -> ast.Expression:
     return tree
 
 
+def compared_values(expression: str) -> tuple[str, frozenset] | None:
+    """(data key, values) when a condition only tests one data key against literals:
+    `key == 'a'`, `'a' == key`, `key in ('a', 'b')` and `or` of those; None otherwise.
+    Deploy uses it to check that a gateway's conditions cover every value a form allows."""
+    return _compared(check_expression(expression).body)
+
+
+def _compared(node) -> tuple[str, frozenset] | None:
+    if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or):
+        parts = [_compared(v) for v in node.values]
+        if any(p is None for p in parts) or len({p[0] for p in parts}) != 1:
+            return None
+        return parts[0][0], frozenset().union(*(p[1] for p in parts))
+    if not (isinstance(node, ast.Compare) and len(node.ops) == 1):
+        return None
+    left, op, right = node.left, node.ops[0], node.comparators[0]
+    if isinstance(op, ast.Eq):
+        if isinstance(right, ast.Name):
+            left, right = right, left
+        if isinstance(left, ast.Name) and isinstance(right, ast.Constant):
+            return left.id, frozenset([right.value])
+    elif isinstance(op, ast.In) and isinstance(left, ast.Name) and isinstance(right, (ast.Tuple, ast.List, ast.Set)):
+        if all(isinstance(e, ast.Constant) for e in right.elts):
+            return left.id, frozenset(e.value for e in right.elts)
+    return None
+
+
 def check_timer_expression(expression: str) -> None:
     """Timer expressions are expressions too: an ISO value must be quoted."""
     tree = check_expression(expression)

@@ -133,9 +133,9 @@ def test_diagrams_upload_refusal_says_which_value_goes_nowhere_in_chinese(site):
     client = site.app.test_client()
     staff = token(client, "policy")
     xml = (site.processes / "whistle.bpmn").read_text(encoding="utf-8")
-    route_local = "<bpmn:conditionExpression>route == 'local'</bpmn:conditionExpression>"
-    assert route_local in xml
-    gap = xml.replace(route_local, "<bpmn:conditionExpression>route == 'nowhere'</bpmn:conditionExpression>")
+    route_local = ">route == 'local'</bpmn:conditionExpression>"
+    assert xml.count(route_local) == 1
+    gap = xml.replace(route_local, ">route == 'nowhere'</bpmn:conditionExpression>")
     response = upload(client, staff, {"whistle.bpmn": gap})
     assert response.status_code == 422
     [error] = [e for e in response.get_json()["errors"] if e["element"] == "gw_route"]

@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, cast, or_, select
 
 from engine import registry
-from engine.deploy import check, deploy
+from engine.deploy import check, deploy, read_folder
 from engine.errors import DeployProblem, DeployRefused
 
 from .system import FORMS_DIR, PROCESSES_DIR
@@ -86,8 +86,48 @@ def _params(fn) -> list[str]:
 
 # -- check and deploy ----------------------------------------------------------------------------
 
+DEPLOY_MESSAGES = {
+    "gateway_uncovered": _l("排他网关“%(gateway)s”没有默认流，表单 %(form)s（任务 %(task)s）中“%(key)s”的取值 "
+                            "%(values)s 没有任何流向承接：请为这些取值添加流向，或设置默认流。"),
+    "gateway_unanalysable": _l("排他网关“%(gateway)s”没有默认流，且其条件无法与表单的取值核对（只识别同一数据项的 "
+                               "key == '值'、key in (…) 及其 or 组合）：请设置默认流。"),
+    "gateway_open_key": _l("排他网关“%(gateway)s”没有默认流，且它之前没有表单为“%(key)s”规定固定的取值：请设置默认流。"),
+}
+
+
+def problem_message(problem: DeployProblem) -> str:
+    """The problem in the reader's language when the engine gave it a code, else its message."""
+    text = DEPLOY_MESSAGES.get(getattr(problem, "code", None) or "")
+    if text is None:
+        return problem.message
+    params = dict(getattr(problem, "params", None) or {})
+    if isinstance(params.get("values"), list):
+        params["values"] = "、".join(repr(v) for v in params["values"])
+    try:
+        return str(text) % params
+    except (KeyError, TypeError, ValueError):
+        return problem.message
+
+
 def problem_dicts(problems) -> list[dict]:
-    return [p.as_dict() if isinstance(p, DeployProblem) else dict(p) for p in problems]
+    return [{**p.as_dict(), "message": problem_message(p)} if isinstance(p, DeployProblem) else dict(p)
+            for p in problems]
+
+
+def form_change_problems(session, name: str, schema: dict) -> list[dict]:
+    """What saving an edited form would break in processes/: the deploy problems that the diagrams
+    using it have with the new form and did not have with the saved one ([] when none)."""
+    files = read_folder(processes_dir())
+    if not files:
+        return []
+    try:
+        before, *_ = check(session, files, forms_dir())
+        after, *_ = check(session, files, forms_dir(), form_overrides={name: schema})
+    except Exception as exc:   # never a 500 for a form
+        current_app.logger.warning("form check failed: %r", exc)
+        return []
+    known = {str(p) for p in before.problems}
+    return problem_dicts([p for p in after.problems if str(p) not in known])
 
 
 def vet_names(files: dict[str, bytes]) -> list[dict]:
@@ -289,6 +329,10 @@ def run_action(session, instance_id: int, action: str, body: dict, actor: str) -
         instance = admin.resume(session, instance_id, reason=reason, actor=actor)
     elif action == "cancel":
         instance = admin.cancel(session, instance_id, reason=reason, actor=actor)
+        from governance import joint   # R14: a cancelled joint matter releases its whistles to their streets
+        cancelled = joint.joint_of_instance(session, instance_id)
+        if cancelled is not None and cancelled.status in ("open", "dispatched"):
+            joint.release(session, cancelled, actor=actor, reason=reason)
     elif action == "retry":
         instance = admin.retry(session, instance_id, reason=reason, actor=actor)
     elif action == "fire_timer":

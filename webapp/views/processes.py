@@ -248,6 +248,9 @@ def form_edit(name):
                                fields=fields, new=new)
     text = request.form.get("schema") or ""
     schema, problems = schema_problems(text)
+    if not problems:  # the diagrams that use the form must still deploy with it (e.g. a gateway per value)
+        problems = [_("%(file)s 第 %(line)s 行 [%(element)s]：%(message)s", **p)
+                    for p in policy.form_change_problems(db(), name, schema)]
     if problems:
         flash(_("未保存：表单定义有误。"), "danger")
         return render_template("processes/form_edit.html", name=name, text=text, problems=problems,

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from .assessment import GRADE_NAMES, annual_results, year_bounds
 from .calendar import iso
 from .models import Evaluation, Unit, Whistle
-from .register import STAGES
+from .register import OUTCOMES, STAGES
 from .stats import BREAKDOWNS, normalise_filters, stats, whistle_conditions
 
 PROGRESS_EVERY = 200
@@ -32,11 +32,12 @@ LEVEL_NAMES = {"district": "区级", "city": "市级"}
 
 REGISTER_HEADERS = ["编号", "标题", "类别", "区", "街道", "社区", "来源", "上报时间", "当前阶段", "派单层级",
                     "牵头部门", "配合部门", "任务单号", "派单时间", "报到期限", "报到时间", "报到逾期",
-                    "办结期限", "办结时间", "办结逾期", "延期次数", "满意率(%)", "办结归档时间", "共性问题编号"]
+                    "办结期限", "办结时间", "办结逾期", "延期次数", "满意率(%)", "办结归档时间", "办结方式", "共性问题编号"]
 EVALUATION_HEADERS = ["事项编号", "标题", "区", "街道", "社区", "被评价部门", "角色", "任务单号", "总体评价",
                       "报到及时性", "工作方案", "办理结果", "工作态度", "评价意见", "报到逾期", "办结逾期",
                       "报到用时(天)", "办结用时(天)", "延期次数", "满意率(%)", "评价时间"]
-STATS_HEADERS = ["维度", "代码", "名称", "吹哨事项", "已办结", "未办结", "逾期", "已派单", "延期事项", "任务单",
+STATS_HEADERS = ["维度", "代码", "名称", "吹哨事项", "已解决", "无法解决", "联席会议研究后办结", "形成长效机制",
+                 "已办结（合计）", "未办结", "逾期", "已派单", "延期事项", "任务单",
                  "按时报到率(%)", "按时办结率(%)", "延期率(%)", "满意率(%)"]
 RESULT_HEADERS = ["部门代码", "部门", "部门层级", "审核单位", "街道", "评价次数", "按时报到", "按时办结",
                   "优秀", "良好", "一般", "较差", "满意率(%)", "响应得分", "办理得分", "满意度得分", "综合得分",
@@ -130,7 +131,8 @@ def export_register(session, fmt: str = "xlsx", *, out=None, progress=None, **fi
                   "、".join(names.get(d, d) for d in (w.cooperating_department_ids or [])) or None,
                   w.task_order_no, iso(w.dispatched_at), iso(w.report_due), iso(w.reported_at),
                   _yes(w.report_overdue), iso(w.complete_due), iso(w.completed_at), _yes(w.complete_overdue),
-                  int(w.extension_count or 0), w.satisfaction_rate, iso(w.closed_at), w.joint_id])
+                  int(w.extension_count or 0), w.satisfaction_rate, iso(w.closed_at),
+                  OUTCOMES.get(w.outcome, w.outcome), w.joint_id])
         done += 1
         _progress(progress, done, total)
     _progress(progress, done, total, force=True)
@@ -185,7 +187,9 @@ def export_stats(session, fmt: str = "xlsx", *, out=None, progress=None, **filte
     t, r = figures["totals"], figures["rates"]
     sink = _Sink(fmt)
     sink.table("统计汇总", ["指标", "数值"])
-    for label, value in (("吹哨事项", t["reported"]), ("已办结", t["solved"]), ("未办结", t["open"]),
+    for label, value in (("吹哨事项", t["reported"]), ("已解决", t["solved"]), ("无法解决", t["cannot_solve"]),
+                         ("联席会议研究后办结", t["closed_at_meeting"]), ("形成长效机制", t["long_term"]),
+                         ("已办结（合计）", t["closed"]), ("未办结", t["open"]),
                          ("逾期事项", t["overdue"]), ("已派单事项", t["dispatched"]), ("延期事项", t["extended"]),
                          ("任务单", t["task_orders"]), ("报到部门数", t["departments_reported"]),
                          ("满意度测评", t["surveys"]), ("测评人数", t["respondents"]),
@@ -198,7 +202,8 @@ def export_stats(session, fmt: str = "xlsx", *, out=None, progress=None, **filte
     for b in BREAKDOWNS:
         sink.table(BREAKDOWN_NAMES[b], STATS_HEADERS)
         for row in figures[f"by_{b}"]:
-            sink.row([BREAKDOWN_NAMES[b], row["id"], row["name"], row["reported"], row["solved"], row["open"],
+            sink.row([BREAKDOWN_NAMES[b], row["id"], row["name"], row["reported"], row["solved"],
+                      row["cannot_solve"], row["closed_at_meeting"], row["long_term"], row["closed"], row["open"],
                       row["overdue"], row["dispatched"], row["extended"], row["task_orders"],
                       row["on_time_report_rate"], row["on_time_completion_rate"], row["extension_rate"],
                       row["satisfaction_rate"]])
@@ -214,7 +219,7 @@ def _result_values(r: dict) -> list:
     return [r["department_id"], r["department_name"], LEVEL_NAMES.get(r["department_level"]),
             r["org_unit_id"], r["street_name"], r["evaluations"], r["reported_on_time"], r["completed_on_time"],
             r["excellent"], r["good"], r["fair"], r["poor"], r["satisfaction_rate"], r["response_score"],
-            r["resolution_score"], r["satisfaction_score"], r["score"], _grade(r["computed_grade"]),
+            r["resolution_score"], r["satisfaction_score"], r["opinion_score"], r["score"], _grade(r["computed_grade"]),
             _grade(r["recommended_grade"]), r["street_opinion"], _grade(r["reviewed_grade"]),
             r["review_opinion"], _grade(r["final_grade"])]
 
@@ -246,7 +251,7 @@ def export_assessment(session, year: int, fmt: str = "xlsx", *, out=None, progre
     for o in data["org_reviews"]:
         sink.row([o["org_unit_name"], o["opinion"], "；".join(f"{d}:{_grade(g)}" for d, g in sorted(o["grades"].items())),
                   o["by"], o["at"]])
-    sink.table("城区本级工作考核", ["城区", "吹哨事项", "已办结", "按时报到率(%)", "按时办结率(%)", "满意率(%)",
+    sink.table("城区本级工作考核", ["城区", "吹哨事项", "已解决", "按时报到率(%)", "按时办结率(%)", "满意率(%)",
                              "考核等次", "考核意见", "考核人", "时间"])
     for d in data["district_work"]:
         t, r = (d["figures"] or {}).get("totals", {}), (d["figures"] or {}).get("rates", {})
@@ -258,6 +263,7 @@ def export_assessment(session, year: int, fmt: str = "xlsx", *, out=None, progre
                          ("设置版本", settings.get("version")), ("响应权重", settings.get("response_weight")),
                          ("办理权重", settings.get("resolution_weight")),
                          ("满意度权重", settings.get("satisfaction_weight")),
+                         ("社区评价权重", settings.get("opinion_weight") or 0),
                          *((f"{GRADE_NAMES[g]}分数线", (settings.get("thresholds") or {}).get(g))
                            for g in ("excellent", "good", "fair")),
                          *((f"评价“{GRADE_NAMES[g]}”分值", (settings.get("grade_points") or {}).get(g))

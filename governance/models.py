@@ -109,6 +109,8 @@ class Whistle(Base):
     satisfaction_rate: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # R20: how it was closed (governance.register.OUTCOMES); only the resolved ones count as solved
+    outcome: Mapped[str | None] = mapped_column(String(30), index=True)
     joint_id: Mapped[str | None] = mapped_column(String(50), index=True)
 
     events: Mapped[list["WhistleEvent"]] = relationship(

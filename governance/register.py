@@ -62,6 +62,18 @@ STAGE_REPLIES: dict[str, str] = {
     "closed": "您反映的问题已办结，感谢您的参与。",
 }
 
+# R20: how a whistle was closed (Whistle.outcome). Only the first three count as solved; the
+# others are counted apart (a closure without a recorded outcome counts as closed, not solved).
+OUTCOMES: dict[str, str] = {
+    "resolved_locally": "社区就地解决",
+    "resolved_by_street": "街道协调解决",
+    "completed": "部门办结",
+    "cannot_solve": "无法解决",
+    "closed_at_meeting": "联席会议研究后办结",
+    "long_term": "形成长效机制",
+}
+SOLVED_OUTCOMES = ("resolved_locally", "resolved_by_street", "completed")
+
 
 class RegisterError(ValueError):
     """A whistle cannot be reported or found as asked."""
@@ -129,11 +141,16 @@ def record_event(session, whistle: Whistle, kind: str, *, actor: str | None = No
 
 def record_stage(session, whistle: Whistle, stage: str, *, actor: str | None = None,
                  text: str | None = None, reply: str | None = None,
-                 at: datetime | None = None) -> WhistleEvent:
+                 at: datetime | None = None, outcome: str | None = None) -> WhistleEvent:
     """Move the whistle to `stage` and log it with a reply to residents (R19): the given
     `reply`, else the stage's standard reply. Entering 'reported' stamps `reported_at`,
-    'survey' stamps `completed_at`, 'closed' stamps `closed_at` (first time only)."""
+    'survey' stamps `completed_at`, 'closed' stamps `closed_at` (first time only) and the
+    closing `outcome` (one of OUTCOMES, R20) when given."""
     at = at or now()
+    if outcome is not None and outcome not in OUTCOMES:
+        raise RegisterError(f"办结方式“{outcome}”无效（应为 {'/'.join(OUTCOMES)}）")
+    if stage == "closed" and outcome is not None:
+        whistle.outcome = outcome
     whistle.stage = stage
     if stage == "reported":
         mark_reported(session, whistle, at)
@@ -244,10 +261,12 @@ def whistle_record(session, key) -> dict | None:
         "cooperating_department_ids": w.cooperating_department_ids or [],
         "task_order_no": w.task_order_no, "dispatched_at": iso(w.dispatched_at),
         "report_due": iso(w.report_due), "complete_due": iso(w.complete_due),
+        "target_due": iso(w.target_due),
         "reported_at": iso(w.reported_at), "completed_at": iso(w.completed_at),
         "report_overdue": w.report_overdue, "complete_overdue": w.complete_overdue,
         "extension_count": w.extension_count, "satisfaction_rate": w.satisfaction_rate,
         "created_at": iso(w.created_at), "closed_at": iso(w.closed_at), "joint_id": w.joint_id,
+        "outcome": w.outcome, "outcome_name": OUTCOMES.get(w.outcome) if w.outcome else None,
         "timeline": _timeline(session, w, public=False),
         "consultations": [{"id": c.id, "round": c.round, "department_id": c.department_id,
                            "department_name": unit_name(session, c.department_id), "level": c.level,
@@ -259,7 +278,8 @@ def whistle_record(session, key) -> dict | None:
                          "lead_department_id": o.lead_department_id,
                          "cooperating_department_ids": o.cooperating_department_ids or [],
                          "issued_at": iso(o.issued_at), "report_due": iso(o.report_due),
-                         "complete_due": iso(o.complete_due), "reported_at": iso(o.reported_at),
+                         "complete_due": iso(o.complete_due), "target_due": iso(o.target_due),
+                         "reported_at": iso(o.reported_at),
                          "completed_at": iso(o.completed_at), "report_overdue": o.report_overdue,
                          "complete_overdue": o.complete_overdue}
                         for o in rows(TaskOrder, TaskOrder.id)],

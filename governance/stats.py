@@ -11,7 +11,14 @@ Filters (all optional, combined with AND):
 
 Definitions (every figure is one SQL aggregate; nothing is loaded row by row):
     reported       whistles matching the filters
-    solved         of those, closed (closed_at set)           open = reported − solved
+    closed         of those, closed (closed_at set), whatever the outcome   open = reported − closed
+    solved         of those, closed as resolved (R20): resolved locally by the community, resolved
+                   by the street's coordination, or completed by the departments
+                   (Whistle.outcome in governance.register.SOLVED_OUTCOMES)
+    cannot_solve   closed as "cannot be solved" (the city level's answer)
+    closed_at_meeting  closed by the community's joint meeting without being solved
+    long_term      closed into a standing mechanism (R15)
+                   (a closure without a recorded outcome counts in `closed` only)
     overdue        whistles flagged report- or completion-overdue (R8, R10)
     dispatched     whistles with a task order                 extended = with ≥ 1 extension (R11)
     task_orders    task orders of those whistles
@@ -28,7 +35,8 @@ Returned JSON shape (stable; counts are ints, rates are percentages with one dec
 
     {"filters": {"year": 2026, "from": null, "to": null, "district": null, "street": null,
                  "community": null, "department": null, "category": null},
-     "totals": {"reported": 0, "solved": 0, "open": 0, "overdue": 0, "dispatched": 0,
+     "totals": {"reported": 0, "closed": 0, "solved": 0, "cannot_solve": 0, "closed_at_meeting": 0,
+                "long_term": 0, "open": 0, "overdue": 0, "dispatched": 0,
                 "extended": 0, "task_orders": 0, "departments_reported": 0,
                 "surveys": 0, "respondents": 0, "satisfied": 0},
      "rates": {"on_time_report": 98.5, "on_time_completion": 95.0, "extension": 3.2,
@@ -36,7 +44,8 @@ Returned JSON shape (stable; counts are ints, rates are percentages with one dec
      "by_district": [ROW], "by_street": [ROW], "by_community": [ROW],
      "by_department": [ROW], "by_category": [ROW], "by_month": [ROW]}
 
-    ROW = {"id": "hs", "name": "花山区", "reported": 0, "solved": 0, "open": 0, "overdue": 0,
+    ROW = {"id": "hs", "name": "花山区", "reported": 0, "closed": 0, "solved": 0, "cannot_solve": 0,
+           "closed_at_meeting": 0, "long_term": 0, "open": 0, "overdue": 0,
            "dispatched": 0, "extended": 0, "task_orders": 0, "on_time_report_rate": null,
            "on_time_completion_rate": null, "extension_rate": null, "satisfaction_rate": null}
 
@@ -54,7 +63,10 @@ from sqlalchemy import String, and_, case, cast, func, or_, select
 
 from .calendar import TZ, to_utc
 from .models import Survey, TaskOrder, Unit, Whistle
+from .register import SOLVED_OUTCOMES
 
+# closing outcomes counted apart from `solved`, each its own figure (R20)
+APART_OUTCOMES = ("cannot_solve", "closed_at_meeting", "long_term")
 FILTER_KEYS = ("year", "from", "to", "district", "street", "community", "department", "category")
 BREAKDOWNS = ("district", "street", "community", "department", "category", "month")
 
@@ -152,7 +164,10 @@ def _sum(cond):
 
 
 def _whistle_counts(session, conds, key=None) -> dict:
-    cols = [func.count(Whistle.id), _sum(Whistle.closed_at.is_not(None)),
+    closed = Whistle.closed_at.is_not(None)
+    cols = [func.count(Whistle.id), _sum(closed),
+            _sum(and_(closed, Whistle.outcome.in_(SOLVED_OUTCOMES))),
+            *(_sum(and_(closed, Whistle.outcome == o)) for o in APART_OUTCOMES),
             _sum(or_(Whistle.report_overdue.is_(True), Whistle.complete_overdue.is_(True))),
             _sum(Whistle.dispatched_at.is_not(None)), _sum(Whistle.extension_count > 0)]
     stmt = select(*(([key] if key is not None else []) + cols)).where(*conds)
@@ -161,9 +176,11 @@ def _whistle_counts(session, conds, key=None) -> dict:
     out = {}
     for row in session.execute(stmt):
         k, values = (row[0], row[1:]) if key is not None else (None, row)
-        reported, solved, overdue, dispatched, extended = (int(v or 0) for v in values)
-        out[k] = {"reported": reported, "solved": solved, "open": reported - solved, "overdue": overdue,
-                  "dispatched": dispatched, "extended": extended}
+        reported, closed, solved, cannot, meeting, long_term, overdue, dispatched, extended = \
+            (int(v or 0) for v in values)
+        out[k] = {"reported": reported, "closed": closed, "solved": solved, "cannot_solve": cannot,
+                  "closed_at_meeting": meeting, "long_term": long_term, "open": reported - closed,
+                  "overdue": overdue, "dispatched": dispatched, "extended": extended}
     return out
 
 
@@ -205,7 +222,8 @@ def _survey_counts(session, conds, key=None) -> dict:
     return out
 
 
-_EMPTY_W = {"reported": 0, "solved": 0, "open": 0, "overdue": 0, "dispatched": 0, "extended": 0}
+_EMPTY_W = {"reported": 0, "closed": 0, "solved": 0, "cannot_solve": 0, "closed_at_meeting": 0, "long_term": 0,
+            "open": 0, "overdue": 0, "dispatched": 0, "extended": 0}
 _EMPTY_O = {"task_orders": 0, "report_decided": 0, "reported_on_time": 0, "completion_decided": 0,
             "completed_on_time": 0, "departments_reported": 0}
 _EMPTY_S = {"surveys": 0, "respondents": 0, "satisfied": 0}

@@ -8,7 +8,7 @@ from engine.registry import HandlerContext, handler
 from governance.calendar import iso
 from governance.consultations import normalise_ids
 from governance.models import LEVELS
-from governance.register import STAGE_REPLIES, record_event, record_stage
+from governance.register import OUTCOMES, STAGE_REPLIES, record_event, record_stage
 
 from ._common import actor_of, now_of, whistle_of
 
@@ -62,13 +62,43 @@ def update(stage: str, reply: str | None = None, text: str | None = None, set_pr
     return {}
 
 
+# the lead department's closing outcomes of complete_matter (handling.bpmn) that close a whistle
+_HANDLING_OUTCOMES = ("completed", "cannot_solve", "long_term")
+
+
+def closing_outcome(data: dict) -> str | None:
+    """R20: how the whistle is being closed (a code of governance.register.OUTCOMES), read from the
+    decision that led to the close: a joint matter's outcome, the lead department's `outcome`
+    (completed / cannot_solve at city level / long_term), the street's coordination
+    (`outcome` resolved), the joint meeting closing it (`decision` close), or the community
+    resolving it locally (`route` or the meeting's `decision` local). None when none applies.
+    Each of these values only ever leads to a close, so an older value cannot be mistaken for
+    the deciding one."""
+    joint = data.get("joint_result")
+    if isinstance(joint, dict) and joint.get("outcome") in _HANDLING_OUTCOMES:
+        return joint["outcome"]
+    if data.get("outcome") in _HANDLING_OUTCOMES:
+        return data["outcome"]
+    if data.get("outcome") == "resolved":
+        return "resolved_by_street"
+    if data.get("decision") == "close":
+        return "closed_at_meeting"
+    if data.get("decision") == "local" or data.get("route") == "local":
+        return "resolved_locally"
+    return None
+
+
 @handler("case.close")
-def close(reply: str | None = None, ctx: HandlerContext = None) -> dict:
-    """Close the whistle in the register → {closed_at}."""
+def close(reply: str | None = None, outcome: str | None = None, ctx: HandlerContext = None) -> dict:
+    """Close the whistle in the register with its outcome (R20: the given `outcome`, else the one
+    `closing_outcome` reads from the data) → {closed_at}."""
     at = now_of(ctx)
+    outcome = outcome or closing_outcome((ctx.data if ctx else None) or {})
     whistle = whistle_of(ctx)
     if whistle is not None:
-        record_stage(ctx.session, whistle, "closed", actor=actor_of(ctx), reply=reply or None, at=at)
+        text = f"办结归档（{OUTCOMES[outcome]}）" if outcome in OUTCOMES else None
+        record_stage(ctx.session, whistle, "closed", actor=actor_of(ctx), reply=reply or None, at=at,
+                     outcome=outcome, text=text)
         at = whistle.closed_at
     return {"closed_at": iso(at)}
 

@@ -38,6 +38,10 @@ GRADES = ("excellent", "good", "fair", "poor")
 CATEGORIES = ("安全", "明灯", "市容环境", "交通出行", "水电气", "道路设施")
 N_WHISTLES = 320
 SEED = 20261127
+# R20: how closed whistles were closed (None: a closure recorded without an outcome)
+HANDLED_OUTCOMES = ("completed", "completed", "completed", "cannot_solve", "long_term", None)
+EARLY_OUTCOMES = ("resolved_locally", "resolved_by_street", "closed_at_meeting", None)
+SOLVED = ("resolved_locally", "resolved_by_street", "completed")
 
 
 def d1(x):
@@ -57,6 +61,7 @@ def local_dt(day: date, hour=9) -> datetime:
 def generate(session) -> dict:
     """Insert the synthetic rows; return the facts as plain Python dicts."""
     rng = random.Random(SEED)
+    outcome_rng = random.Random(SEED + 1)     # its own sequence: the other facts stay as they were
     communities = [u.id for u in units(session, "community")]
     departments = [u.id for u in units(session, "department")] + [u.id for u in units(session, "enterprise")]
     facts = {"whistles": [], "orders": [], "surveys": [], "evaluations": []}
@@ -71,7 +76,7 @@ def generate(session) -> dict:
                  district_id=place["district_id"], created_at=created, closed_at=None,
                  lead=None, coops=[], task_order_no=None, dispatched_at=None, report_due=None,
                  complete_due=None, reported_at=None, completed_at=None, report_overdue=False,
-                 complete_overdue=False, extension_count=0, satisfaction_rate=None)
+                 complete_overdue=False, extension_count=0, satisfaction_rate=None, outcome=None)
         orders = []
         if rng.random() < 0.72:
             rounds = 2 if rng.random() < 0.08 else 1
@@ -107,8 +112,10 @@ def generate(session) -> dict:
                      extension_count=sum(o["extension"] for o in orders))
             if last["completed_at"] and rng.random() < 0.92:
                 w["closed_at"] = last["completed_at"] + timedelta(days=rng.randrange(1, 6))
+                w["outcome"] = outcome_rng.choice(HANDLED_OUTCOMES)
         elif rng.random() < 0.5:
             w["closed_at"] = created + timedelta(days=rng.randrange(1, 10))
+            w["outcome"] = outcome_rng.choice(EARLY_OUTCOMES)
         row = Whistle(id=i + 1, whistle_no=w["whistle_no"], title=w["title"], description=None, category=w["category"],
                       community_id=w["community_id"], street_id=w["street_id"], district_id=w["district_id"],
                       source="patrol", attachments=[], stage="closed" if w["closed_at"] else "handling",
@@ -117,7 +124,8 @@ def generate(session) -> dict:
                       dispatched_at=w["dispatched_at"], report_due=w["report_due"], complete_due=w["complete_due"],
                       reported_at=w["reported_at"], completed_at=w["completed_at"],
                       report_overdue=w["report_overdue"], complete_overdue=w["complete_overdue"],
-                      extension_count=w["extension_count"], created_at=created, closed_at=w["closed_at"])
+                      extension_count=w["extension_count"], created_at=created, closed_at=w["closed_at"],
+                      outcome=w["outcome"])
         session.add(row)
         session.flush()          # the whistle row first: its orders, surveys and evaluations refer to it
         w["id"] = row.id
@@ -208,7 +216,8 @@ def matches(w, f):
 
 def expected_figures(facts, f, key=None):
     """{group key: figures} (key None: the totals) computed in plain Python."""
-    groups = defaultdict(lambda: dict(reported=0, solved=0, overdue=0, dispatched=0, extended=0, task_orders=0,
+    groups = defaultdict(lambda: dict(reported=0, closed=0, solved=0, cannot_solve=0, closed_at_meeting=0,
+                                      long_term=0, overdue=0, dispatched=0, extended=0, task_orders=0,
                                       r_dec=0, r_ok=0, c_dec=0, c_ok=0, depts=set(), surveys=0, resp=0, sat=0))
 
     def wkey(w):
@@ -226,7 +235,11 @@ def expected_figures(facts, f, key=None):
             continue
         g = groups[wkey(w)]
         g["reported"] += 1
-        g["solved"] += w["closed_at"] is not None
+        closed = w["closed_at"] is not None
+        g["closed"] += closed
+        g["solved"] += closed and w["outcome"] in SOLVED          # R20: solved means resolved
+        for apart in ("cannot_solve", "closed_at_meeting", "long_term"):
+            g[apart] += closed and w["outcome"] == apart
         g["overdue"] += bool(w["report_overdue"] or w["complete_overdue"])
         g["dispatched"] += w["dispatched_at"] is not None
         g["extended"] += w["extension_count"] > 0
@@ -274,7 +287,9 @@ def test_r20_totals_and_rates_equal_the_independent_computation(year_db):
             got = stats(session, breakdowns=(), **f)
             g = expected_figures(facts, f)[None]
             assert got["totals"] == {
-                "reported": g["reported"], "solved": g["solved"], "open": g["reported"] - g["solved"],
+                "reported": g["reported"], "closed": g["closed"], "solved": g["solved"],
+                "cannot_solve": g["cannot_solve"], "closed_at_meeting": g["closed_at_meeting"],
+                "long_term": g["long_term"], "open": g["reported"] - g["closed"],
                 "overdue": g["overdue"], "dispatched": g["dispatched"], "extended": g["extended"],
                 "task_orders": g["task_orders"], "departments_reported": len(g["depts"]),
                 "surveys": g["surveys"], "respondents": g["resp"], "satisfied": g["sat"]}, f
@@ -283,7 +298,10 @@ def test_r20_totals_and_rates_equal_the_independent_computation(year_db):
                                     "extension": pct(g["extended"], g["dispatched"]),
                                     "satisfaction": pct(g["sat"], g["resp"])}, f
             assert all(isinstance(v, int) for v in got["totals"].values())
-    assert expected_figures(facts, dict(year=2026))[None]["reported"] > 200   # hundreds of whistles
+    year = expected_figures(facts, dict(year=2026))[None]
+    assert year["reported"] > 200   # hundreds of whistles
+    # R20: closures that are not solutions exist, and none of them counts as solved
+    assert year["closed"] > year["solved"] > 0 and year["cannot_solve"] and year["closed_at_meeting"] and year["long_term"]
 
 
 def test_r20_breakdowns_equal_the_independent_computation(year_db):
@@ -296,8 +314,9 @@ def test_r20_breakdowns_equal_the_independent_computation(year_db):
         expected = []
         for k in sorted(groups, key=str):
             g = groups[k]
-            expected.append({"id": k, "reported": g["reported"], "solved": g["solved"],
-                             "open": g["reported"] - g["solved"], "overdue": g["overdue"],
+            expected.append({"id": k, "reported": g["reported"], "closed": g["closed"], "solved": g["solved"],
+                             "cannot_solve": g["cannot_solve"], "closed_at_meeting": g["closed_at_meeting"],
+                             "long_term": g["long_term"], "open": g["reported"] - g["closed"], "overdue": g["overdue"],
                              "dispatched": g["dispatched"], "extended": g["extended"], "task_orders": g["task_orders"],
                              "on_time_report_rate": pct(g["r_ok"], g["r_dec"]),
                              "on_time_completion_rate": pct(g["c_ok"], g["c_dec"]),
@@ -467,7 +486,9 @@ def test_r20_exports_open_with_openpyxl_and_hold_the_numbers_of_stats(year_db):
         body = rows[1:]
         assert len(body) == figures["totals"]["reported"]
         head = rows[0]
-        assert sum(1 for r in body if r[head.index("办结归档时间")]) == figures["totals"]["solved"]
+        assert sum(1 for r in body if r[head.index("办结归档时间")]) == figures["totals"]["closed"]
+        assert sum(1 for r in body if r[head.index("办结方式")] in ("社区就地解决", "街道协调解决", "部门办结")) \
+            == figures["totals"]["solved"]
         assert sum(1 for r in body if r[head.index("任务单号")]) == figures["totals"]["dispatched"]
         assert sum(1 for r in body if r[head.index("报到逾期")] == "是" or r[head.index("办结逾期")] == "是") \
             == figures["totals"]["overdue"]

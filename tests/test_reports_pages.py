@@ -35,6 +35,7 @@ GRADES = ("excellent", "good", "fair", "poor")
 def generate(factory, n: int = 60, seed: int = 611) -> None:
     """n whistles in 2025–2026 with task orders, surveys and evaluations (plain rows)."""
     rng = random.Random(seed)
+    outcomes = random.Random(seed + 1)      # R20: how closed whistles were closed
     with write_session(factory) as session:
         communities = [u.id for u in units(session, "community")]
         depts = [u.id for u in units(session, "department")]
@@ -68,6 +69,7 @@ def generate(factory, n: int = 60, seed: int = 611) -> None:
                 w.report_overdue, w.complete_overdue = order.report_overdue, order.complete_overdue
                 if completed:
                     w.closed_at, w.stage = completed + timedelta(days=2), "closed"
+                    w.outcome = outcomes.choice(("completed", "completed", "cannot_solve", "long_term"))
                     n_resp = rng.choice((10, 20))
                     s = rng.randrange(0, n_resp + 1)
                     b = rng.randrange(0, n_resp - s + 1)
@@ -87,6 +89,7 @@ def generate(factory, n: int = 60, seed: int = 611) -> None:
                                                at=completed + timedelta(days=2)))
             elif rng.random() < 0.5:
                 w.closed_at, w.stage = created + timedelta(days=3), "closed"
+                w.outcome = outcomes.choice(("resolved_locally", "resolved_by_street", "closed_at_meeting"))
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -121,7 +124,8 @@ def shown(value) -> str:
 
 def assert_page_matches(body: str, expected: dict):
     got = page_figures(body)
-    for key in ("reported", "solved", "open", "overdue", "departments_reported"):
+    for key in ("reported", "solved", "cannot_solve", "closed_at_meeting", "long_term", "closed", "open", "overdue",
+                "departments_reported"):
         assert got["totals"][key] == expected["totals"][key], key
     assert got["rates"] == expected["rates"]
     assert got["shown_rates"] == {k: shown(v) for k, v in expected["rates"].items()}
@@ -131,7 +135,8 @@ def assert_page_matches(body: str, expected: dict):
         assert list(got_rows) == [str(r["id"]) for r in exp_rows], by
         for r in exp_rows:
             cells = got_rows[str(r["id"])]
-            for k in ("reported", "solved", "open", "overdue", "dispatched", "extended", "task_orders"):
+            for k in ("reported", "solved", "cannot_solve", "closed_at_meeting", "long_term", "closed", "open",
+                      "overdue", "dispatched", "extended", "task_orders"):
                 assert cells[k] == str(r[k]), (by, r["id"], k)
             for k in ("on_time_report_rate", "on_time_completion_rate", "extension_rate", "satisfaction_rate"):
                 assert cells[k] == shown(r[k]), (by, r["id"], k)
@@ -233,7 +238,9 @@ def test_exports_open_with_openpyxl_and_hold_the_numbers_of_the_page(site):
     assert "attachment" in res.headers["Content-Disposition"]
     summary = dict(_rows(res.data, "统计汇总")[1:])
     assert summary["吹哨事项"] == got["totals"]["reported"]
-    assert summary["已办结"] == got["totals"]["solved"]
+    assert summary["已解决"] == got["totals"]["solved"]
+    assert summary["已办结（合计）"] == got["totals"]["closed"]
+    assert summary["无法解决"] == got["totals"]["cannot_solve"]
     assert summary["逾期事项"] == got["totals"]["overdue"]
     assert summary["报到部门数"] == got["totals"]["departments_reported"]
     assert summary["满意率(%)"] == got["rates"]["satisfaction"]
@@ -244,7 +251,7 @@ def test_exports_open_with_openpyxl_and_hold_the_numbers_of_the_page(site):
     register = _rows(client.get("/exports/register.xlsx", query_string=filters).data)
     assert register[0][:3] == ["编号", "标题", "类别"]
     assert len(register) - 1 == got["totals"]["reported"]
-    assert sum(1 for r in register[1:] if r[headers_index(register, "办结归档时间")]) == got["totals"]["solved"]
+    assert sum(1 for r in register[1:] if r[headers_index(register, "办结归档时间")]) == got["totals"]["closed"]
     text = client.get("/exports/register.csv", query_string=filters).data.decode("utf-8-sig")
     assert len(list(csv.reader(io.StringIO(text)))) - 1 == got["totals"]["reported"]
 
@@ -333,6 +340,11 @@ def test_assessment_started_through_the_web_with_results_and_export(site):
     city = logged_in(app, "zzb-mas")
     page = city.get("/assessment").get_data(as_text=True)
     assert 'data-testid="empty-state"' in page or 'data-testid="year-table"' in page
+    # R17: not before the year has ended (December's evaluations belong to it)
+    app.config["CLOCK"].set(datetime(2026, 12, 31, 17, 0, tzinfo=TZ))
+    early = city.post("/assessment/start", data={"csrf_token": csrf_token(page), "year": "2026"}, follow_redirects=True)
+    assert "未能启动" in early.get_data(as_text=True) and "尚未结束" in early.get_data(as_text=True)
+    app.config["CLOCK"].set(datetime(2027, 1, 4, 9, 30, tzinfo=TZ))
     res = city.post("/assessment/start", data={"csrf_token": csrf_token(page), "year": "2026"})
     assert res.status_code == 302 and res.headers["Location"].endswith("/assessment/2026")
     body = city.get("/assessment/2026").get_data(as_text=True)
@@ -344,7 +356,8 @@ def test_assessment_started_through_the_web_with_results_and_export(site):
     assert [tr.get("data-row") for tr in shown_rows] == [r["department_id"] for r in data["departments"]]
     rows = _rows(city.get("/exports/assessment.xlsx?year=2026").data, "2026年度部门考核")
     assert [r[0] for r in rows[1:]] == [r["department_id"] for r in data["departments"]]
-    assert [r[16] for r in rows[1:]] == [r["score"] for r in data["departments"]]
+    assert [r[17] for r in rows[1:]] == [r["score"] for r in data["departments"]]
+    assert [r[16] for r in rows[1:]] == [r["opinion_score"] for r in data["departments"]]
     again = city.post("/assessment/start", data={"csrf_token": csrf_token(page), "year": "2026"}, follow_redirects=True)
     assert "未能启动" in again.get_data(as_text=True)
     assert "尚未开始" in city.get("/assessment/2019").get_data(as_text=True)
@@ -357,7 +370,7 @@ def test_policy_staff_edit_weights_as_a_new_version(site):
     policy = logged_in(app, "policy")
     page = policy.get("/assessment/settings").get_data(as_text=True)
     form = {"csrf_token": csrf_token(page), "response_weight": "50", "resolution_weight": "30",
-            "satisfaction_weight": "20", "th_excellent": "92", "th_good": "82", "th_fair": "62",
+            "satisfaction_weight": "20", "opinion_weight": "25", "th_excellent": "92", "th_good": "82", "th_fair": "62",
             "gp_excellent": "100", "gp_good": "85", "gp_fair": "70", "gp_poor": "50", "note": "提高响应权重"}
     res = policy.post("/assessment/settings", data=form, follow_redirects=True)
     body = res.get_data(as_text=True)
@@ -366,6 +379,7 @@ def test_policy_staff_edit_weights_as_a_new_version(site):
         history = A.settings_history(session)
     assert len(history) == before + 1
     assert history[-1]["response_weight"] == 50 and history[-1]["thresholds"]["excellent"] == 92
+    assert history[-1]["opinion_weight"] == 25
     assert history[-1]["created_by"] == "policy" and history[-1]["note"] == "提高响应权重"
     assert f'data-version="{history[-1]["version"]}"' in body
     bad = policy.post("/assessment/settings", data={**form, "th_good": "95"})         # good above excellent

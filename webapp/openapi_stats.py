@@ -7,9 +7,10 @@ from .openapi import _ref
 RATE = {"type": ["number", "null"], "description": "percentage with one decimal; null when nothing to compute"}
 COUNT = {"type": "integer", "minimum": 0}
 
-ROW_COUNTS = ("reported", "solved", "open", "overdue", "dispatched", "extended", "task_orders")
+ROW_COUNTS = ("reported", "closed", "solved", "cannot_solve", "closed_at_meeting", "long_term", "open", "overdue",
+              "dispatched", "extended", "task_orders")
 ROW_RATES = ("on_time_report_rate", "on_time_completion_rate", "extension_rate", "satisfaction_rate")
-TOTALS = ("reported", "solved", "open", "overdue", "dispatched", "extended", "task_orders",
+TOTALS = (*ROW_COUNTS,
           "departments_reported", "surveys", "respondents", "satisfied")
 RATES = ("on_time_report", "on_time_completion", "extension", "satisfaction")
 FILTERS = {
@@ -45,7 +46,11 @@ def paths(secured: list) -> dict:
         "operationId": "getStats", "security": secured,
         "summary": "R20 figures: reported, solved, open, overdue, departments reported, rates and breakdowns",
         "description": "Exactly the figures of the dashboard page (/dashboard) for the same filters. "
-                       "Roles: city_org and admin see everything, district_org its own district.",
+                       "Roles: city_org and admin see everything, district_org its own district. "
+                       "`solved` counts only whistles closed as resolved (locally by the community, by the "
+                       "street's coordination, or completed by the departments); closures as `cannot_solve`, "
+                       "`closed_at_meeting` (the community's joint meeting) and `long_term` (a standing "
+                       "mechanism) are counted apart; `closed` counts every closure and open = reported − closed.",
         "parameters": [{"name": k, "in": "query", "required": False, "schema": s, "description": d}
                        for k, (s, d) in FILTERS.items()],
         "responses": {"200": {"description": "The figures", "content": {"application/json": {"schema": _ref("Stats")}}},

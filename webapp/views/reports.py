@@ -32,6 +32,23 @@ EXPORT_ERRORS = (_l("导出失败，请稍后再试。"), _l("导出中断，请
 DASHBOARD_ROLES = ("district_org", "city_org", "admin")
 EVALUATION_ROLES = ("street", "district_org", "city_org", "policy_staff", "admin")
 ASSESSMENT_ROLES = ("district_org", "city_org", "policy_staff", "admin")
+# R20: what each figure counts, shown next to it on the dashboard and the public summary
+FIGURE_DEFINITIONS = {
+    "reported": _l("所选期间上报的吹哨事项件数（按上报日期）。"),
+    "solved": _l("以解决办结的事项：社区就地解决、街道协调解决或部门办结。不含下列三项。"),
+    "cannot_solve": _l("部门答复无法解决后办结的事项，单独统计，不计入已解决。"),
+    "closed_at_meeting": _l("社区党建联席会议研究后直接办结的事项，单独统计，不计入已解决。"),
+    "long_term": _l("转为长效机制（形成制度文件）后办结的事项，单独统计，不计入已解决。"),
+    "closed": _l("已办结归档的全部事项，不论办结方式。"),
+    "open": _l("尚未办结归档的事项：吹哨事项减已办结。"),
+    "overdue": _l("报到或办结超过期限（含经批准延期后的期限）的事项。"),
+    "departments_reported": _l("在任务单上已到社区报到的不同牵头部门数。"),
+    "on_time_report": _l("接到任务单 7 天内报到的任务单占已报到或已逾期任务单的比例。"),
+    "on_time_completion": _l("在办结期限（含延期）内办结的任务单占已办结或已逾期任务单的比例。"),
+    "extension": _l("已派单事项中经批准延期的比例。"),
+    "satisfaction": _l("（满意 + 基本满意）人数 ÷ 测评人数，按每件事项最近一次测评计算。"),
+}
+
 BREAKDOWN_TITLES = {"district": "按区", "street": "按街道", "community": "按社区", "department": "按部门",
                     "category": "按类别", "month": "按月份"}
 
@@ -106,7 +123,7 @@ def dashboard():
         figures = stats(session, **f)
     return render_template("reports/dashboard.html", figures=localized_figures(figures), f=f,
                            options=filter_options(session, current_user, f),
-                           titles=BREAKDOWN_TITLES, export_args=_clean(f))
+                           titles=BREAKDOWN_TITLES, export_args=_clean(f), definitions=FIGURE_DEFINITIONS)
 
 
 @bp.get("/public/summary")
@@ -118,7 +135,7 @@ def public_summary():
     except StatsError:
         year, figures = "", stats(db(), breakdowns=())
     return render_template("reports/public.html", figures=figures, year=year,
-                           years=_year_choices(db()))
+                           years=_year_choices(db()), definitions=FIGURE_DEFINITIONS)
 
 
 def evaluation_filters(user, args) -> dict:

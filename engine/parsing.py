@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from copy import deepcopy
 from dataclasses import dataclass
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
-from SpiffWorkflow.spiff.specs.defaults import ServiceTask
+from SpiffWorkflow.spiff.specs.defaults import CallActivity, ServiceTask
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -59,10 +60,43 @@ class MergingServiceTask(ServiceTask):
         return True
 
 
+def declared_io(spec) -> tuple[list[str], list[str]] | None:
+    """(inputs, outputs) a process declares in its bpmn:ioSpecification, or None without one."""
+    io = getattr(spec, "io_specification", None)
+    if io is None:
+        return None
+    return [v.bpmn_id for v in io.data_inputs], [v.bpmn_id for v in io.data_outputs]
+
+
+class DeclaredCallActivity(CallActivity):
+    """A call activity that passes only what the called process declares: its ioSpecification's
+    dataInputs go in (those the caller has), its dataOutputs come back (those it has set); the
+    caller keeps the rest of its own data. An empty list passes nothing (SpiffWorkflow would copy
+    everything). A called process without an ioSpecification (deployed before declarations were
+    required) still gets and returns everything."""
+
+    def copy_data(self, my_task, subworkflow):
+        declared = declared_io(subworkflow.spec)
+        if declared is None:
+            return super().copy_data(my_task, subworkflow)
+        start = subworkflow.get_next_task(subworkflow.task_tree, skip_subprocesses=True, spec_name="Start")
+        start.set_data(**{k: deepcopy(my_task.data[k]) for k in declared[0] if k in my_task.data})
+
+    def update_data(self, my_task, subworkflow):
+        declared = declared_io(subworkflow.spec)
+        if declared is None:
+            return super().update_data(my_task, subworkflow)
+        end = subworkflow.get_next_task(subworkflow.task_tree, skip_subprocesses=True, spec_name="End")
+        data = end.data if end is not None else subworkflow.last_task.data
+        my_task.data.update({k: deepcopy(data[k]) for k in declared[1] if k in data})
+
+
 class EngineParser(SpiffBpmnParser):
     OVERRIDE_PARSER_CLASSES = dict(SpiffBpmnParser.OVERRIDE_PARSER_CLASSES)
     OVERRIDE_PARSER_CLASSES[full_tag("serviceTask")] = (
         SpiffBpmnParser.OVERRIDE_PARSER_CLASSES[full_tag("serviceTask")][0], MergingServiceTask)
+    OVERRIDE_PARSER_CLASSES[full_tag("callActivity")] = (
+        SpiffBpmnParser.OVERRIDE_PARSER_CLASSES[full_tag("callActivity")][0], DeclaredCallActivity)
 
 
 def load_parser(files: dict[str, str]) -> EngineParser:

@@ -8,9 +8,14 @@
   fallback. The functions here stay pure: callers with a session load the entries with
   `calendar_days.calendar_adjustments(session, since)` and pass them as `adjustments`
   ({date: is_workday}).
-* Completion deadlines (R10) count CALENDAR months: the same day of the month N months later,
-  clamped to the end of a shorter month, never more than one quarter (P3M).
-* The report deadline (R8) is seven calendar days after the task order.
+* Every deadline ends at the end of a working day: at `END_OF_DAY` (17:30, the default of the
+  policy setting `end_of_day`, see `governance.policy_settings`) on that day, or on the next
+  working day when the day is a rest day.
+* The completion deadline (R10) is one quarter after the task order: the same day of the month
+  three CALENDAR months later (clamped to the end of a shorter month), at the end of the working
+  day. The priority table may set an earlier *target* (`target_due`): never a deadline.
+* The report deadline (R8) is seven calendar days after the task order, at the end of the
+  working day.
 
 Every datetime handed out is timezone-aware; `iso()` renders it with the +08:00 offset.
 """
@@ -25,7 +30,8 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 
 TZ = ZoneInfo("Asia/Shanghai")
-OFFICE_CLOSE = time(18, 0)          # deadlines given as a date end at 18:00 local time
+END_OF_DAY = time(17, 30)           # deadlines end at 17:30 local time (default of the setting)
+OFFICE_CLOSE = END_OF_DAY           # a date given without time means the end of that day
 REPORT_DAYS = 7                     # R8: report for duty within one week of the task order
 MAX_COMPLETION_MONTHS = 3           # R10: complete within one quarter
 
@@ -128,10 +134,22 @@ def add_working_days(day: date, n: int, adjustments: Adjustments | None = None) 
     return current
 
 
-def working_deadline(start: datetime, days: int, at: time = OFFICE_CLOSE,
+def working_deadline(start: datetime, days: int, at: time = END_OF_DAY,
                      adjustments: Adjustments | None = None) -> datetime:
-    """`days` working days after the local date of `start`, at `at` (18:00) Asia/Shanghai."""
+    """`days` working days after the local date of `start`, at `at` (17:30) Asia/Shanghai."""
     return datetime.combine(add_working_days(local_date(start), days, adjustments), at, tzinfo=TZ)
+
+
+def next_working_day(day: date, adjustments: Adjustments | None = None) -> date:
+    """`day` itself when it is a working day, else the first working day after it."""
+    if isinstance(day, datetime):
+        day = day.date()
+    return day if is_workday(day, adjustments) else add_working_days(day, 1, adjustments)
+
+
+def end_of_working_day(day: date, at: time = END_OF_DAY, adjustments: Adjustments | None = None) -> datetime:
+    """A deadline falling on `day`: at `at` that day, moved to the next working day from a rest day."""
+    return datetime.combine(next_working_day(day, adjustments), at, tzinfo=TZ)
 
 
 # -- calendar months -----------------------------------------------------------------------
@@ -145,16 +163,10 @@ def add_months(dt: datetime, months: int) -> datetime:
     return local.replace(year=year, month=month, day=day)
 
 
-def completion_due(dispatched_at: datetime, period: str = "P3M") -> datetime:
-    """R10: the completion deadline `period` after dispatch, on calendar months.
-
-    `period` is an ISO-8601 duration of months (P1M, P2M, P3M), weeks or days; anything
-    ending later than three calendar months after dispatch is refused.
-    """
+def _period_end(start: datetime, period: str) -> datetime:
     match = _PERIOD.match((period or "").strip().upper())
     if not match:
-        raise ValueError(f"unsupported completion period {period!r} (use P1M, P2M or P3M)")
-    start = to_local(dispatched_at)
+        raise ValueError(f"unsupported period {period!r} (use P1M, P2M, P3M, weeks or days)")
     if match["months"]:
         due = add_months(start, int(match["months"]))
     elif match["weeks"]:
@@ -162,15 +174,38 @@ def completion_due(dispatched_at: datetime, period: str = "P3M") -> datetime:
     else:
         due = start + timedelta(days=int(match["days"]))
     if due <= start:
-        raise ValueError(f"completion period {period!r} must be positive")
-    if due > add_months(start, MAX_COMPLETION_MONTHS):
-        raise ValueError(f"completion period {period!r} exceeds one quarter (R10: at most P3M)")
+        raise ValueError(f"period {period!r} must be positive")
     return due
 
 
-def report_due(dispatched_at: datetime) -> datetime:
-    """R8: seven calendar days after the task order."""
-    return to_local(dispatched_at) + timedelta(days=REPORT_DAYS)
+def completion_due(dispatched_at: datetime, *, at: time = END_OF_DAY,
+                   adjustments: Adjustments | None = None) -> datetime:
+    """R10: one quarter after the task order (three calendar months), at the end of that
+    working day (or of the next one, from a rest day). Only an extension (R11) moves it."""
+    quarter = add_months(to_local(dispatched_at), MAX_COMPLETION_MONTHS)
+    return end_of_working_day(quarter.date(), at, adjustments)
+
+
+def target_due(dispatched_at: datetime, period: str | None, *, at: time = END_OF_DAY,
+               adjustments: Adjustments | None = None) -> datetime | None:
+    """R4: the earlier target the priority table may set (`period`: P1M, P2M, weeks or days after
+    the order), at the end of a working day; None without a period or when it is not earlier
+    than the quarter (`completion_due`). A period beyond one quarter is refused."""
+    if not period:
+        return None
+    start = to_local(dispatched_at)
+    end = _period_end(start, period)
+    if end > add_months(start, MAX_COMPLETION_MONTHS):
+        raise ValueError(f"period {period!r} exceeds one quarter (R10: at most P3M)")
+    target = end_of_working_day(end.date(), at, adjustments)
+    return target if target < completion_due(dispatched_at, at=at, adjustments=adjustments) else None
+
+
+def report_due(dispatched_at: datetime, *, at: time = END_OF_DAY,
+               adjustments: Adjustments | None = None) -> datetime:
+    """R8: seven calendar days after the task order, at the end of that working day (or of
+    the next one, from a rest day)."""
+    return end_of_working_day(local_date(dispatched_at) + timedelta(days=REPORT_DAYS), at, adjustments)
 
 
 def quarter_start(year: int, quarter: int) -> date:

@@ -1,8 +1,10 @@
 """R7: before dispatching, the org department consults each proposed department.
 
 A consultation round opens one request per department with a reply deadline of N working days
-at 18:00; a department answers accept / object (+ reason, suggested unit); at closing, any
-request without answer is recorded as 'no_reply'.
+(the policy setting `consultation_reply_days`, 3 by default) at the end of the working day; a
+department answers accept / object (+ reason, suggested unit); at closing, any request without
+answer is recorded as 'no_reply'. A round that lapses with requests unanswered is reported to
+the org department that consulted (`notify_lapsed`).
 """
 from __future__ import annotations
 
@@ -12,14 +14,15 @@ from sqlalchemy import func, select
 
 from engine.clock import now
 
+from . import policy_settings
 from .calendar import Adjustments, iso, local_date, working_deadline
 from .calendar_days import calendar_adjustments
-from .directory import require_unit, unit_name
-from .models import DEPARTMENT_KINDS, LEVELS, Consultation, Whistle
+from .directory import org_unit_id, require_unit, unit_name
+from .models import DEPARTMENT_KINDS, LEVELS, Consultation, Whistle, WhistleEvent
 from .notices import notify
 from .register import record_event
 
-DEFAULT_REPLY_DAYS = 3
+DEFAULT_REPLY_DAYS = policy_settings.DEFAULTS["consultation_reply_days"]
 LEVEL_NAMES = {"district": "区委组织部", "city": "市委组织部"}
 
 
@@ -41,19 +44,26 @@ def normalise_ids(value) -> list[str]:
     return out
 
 
-def consultation_due(opened_at: datetime, reply_days: int = DEFAULT_REPLY_DAYS, *, session=None,
+def reply_days_setting(session) -> int:
+    """The current reply window in working days (policy setting `consultation_reply_days`)."""
+    return int(policy_settings.value(session, "consultation_reply_days"))
+
+
+def consultation_due(opened_at: datetime, reply_days: int | None = None, *, session=None,
                      adjustments: Adjustments | None = None) -> datetime:
-    """The reply deadline: `reply_days` working days after opening, at 18:00 Asia/Shanghai.
+    """The reply deadline: `reply_days` (default: the current setting) working days after
+    opening, at the end of the working day (setting `end_of_day`, 17:30) Asia/Shanghai.
 
     The calendar days entered by administrators count: pass them as `adjustments`, or a
     `session` to load them from."""
     if adjustments is None and session is not None:
         adjustments = calendar_adjustments(session, local_date(opened_at))
-    return working_deadline(opened_at, int(reply_days), adjustments=adjustments)
+    days = reply_days_setting(session) if reply_days is None else int(reply_days)
+    return working_deadline(opened_at, days, policy_settings.end_of_day(session), adjustments=adjustments)
 
 
 def open_consultations(session, whistle: Whistle, department_ids, level: str,
-                       reply_days: int = DEFAULT_REPLY_DAYS, *, at: datetime | None = None,
+                       reply_days: int | None = None, *, at: datetime | None = None,
                        actor: str | None = None) -> list[Consultation]:
     """Open a new round: one Consultation and one Notice per department."""
     if level not in LEVELS:
@@ -184,3 +194,28 @@ def close_consultations(session, whistle: Whistle | None, data: dict | None = No
 
 
 ANSWER_NAMES = {"accept": "同意", "object": "有异议", "no_reply": "逾期未答复"}
+
+
+def notify_lapsed(session, whistle: Whistle, *, at: datetime | None = None) -> list[str]:
+    """The reply deadline of the current round passed: tell the org department that consulted
+    (of the round's level) which departments did not answer, once per round. Returns the
+    silent departments (empty when every one answered or the round was already reported)."""
+    at = at or now()
+    rows = _current_round(session, whistle.id)
+    silent = [r.department_id for r in rows if r.answer is None]
+    if not rows or not silent:
+        return []
+    round_no, level = rows[0].round, rows[0].level
+    marker = f"第 {round_no} 轮征求意见答复期限届满"
+    already = session.scalar(select(func.count(WhistleEvent.id)).where(
+        WhistleEvent.whistle_id == whistle.id, WhistleEvent.kind == "consultation_lapsed",
+        WhistleEvent.text.startswith(marker)))
+    if already:
+        return []
+    names = "、".join(unit_name(session, d) for d in silent)
+    text = (f"{marker}：{names}未在 {iso(rows[0].due_at)[:16].replace('T', ' ')} 前答复"
+            f"（“{whistle.title}”，{whistle.whistle_no}），按未答复处理，请确认派单。")
+    notify(session, org_unit_id(level, whistle.district_id), "consultation_lapsed", whistle_id=whistle.id,
+           at=at, text=f"【征求意见逾期】{text}")
+    record_event(session, whistle, "consultation_lapsed", stage="consultation", at=at, text=text)
+    return silent

@@ -101,6 +101,7 @@ class Whistle(Base):
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     report_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
     complete_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    target_due: Mapped[datetime | None] = mapped_column(UTCDateTime)   # R4: the graded target, never a deadline
     reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     report_overdue: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -165,6 +166,7 @@ class TaskOrder(Base):
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     report_due: Mapped[datetime] = mapped_column(UTCDateTime)
     complete_due: Mapped[datetime] = mapped_column(UTCDateTime)
+    target_due: Mapped[datetime | None] = mapped_column(UTCDateTime)   # R4: the graded target, never a deadline
     reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     report_overdue: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -289,6 +291,19 @@ class ExportJob(Base):
     content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class PolicySettingsVersion(Base):
+    """One version of the local choices the policy leaves open (governance.policy_settings):
+    every save stores all values anew; never edited in place."""
+    __tablename__ = "policy_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, unique=True)
+    values: Mapped[dict] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
 
 # issue 6 tables (joint matters R14, annual assessment R17/R18) live in their own module

@@ -8,8 +8,9 @@ from sqlalchemy import func, select
 
 from engine.clock import now
 
-from .calendar import completion_due, iso, parse_datetime, report_due
+from .calendar import iso, parse_datetime
 from .consultations import LEVEL_NAMES, normalise_ids
+from .deadlines import order_deadlines
 from .directory import org_unit_id, require_unit, unit_name
 from .models import DEPARTMENT_KINDS, LEVELS, Extension, TaskOrder, Whistle
 from .notices import notify
@@ -33,6 +34,7 @@ class OrderTerms:
     dispatched_at: datetime
     report_due: datetime
     complete_due: datetime
+    target_due: datetime | None = None     # R4: the priority table's earlier target, never a deadline
 
     @property
     def involved_department_ids(self) -> list[str]:
@@ -41,16 +43,18 @@ class OrderTerms:
 
 def order_terms(session, *, level: str, lead_department_id: str, cooperating_department_ids,
                 completion_period: str, district_id: str | None, at: datetime) -> OrderTerms:
-    """Number and deadlines of a new order: report +7 days (R8), completion on calendar months (R10)."""
+    """Number and deadlines of a new order: report +7 days (R8), completion one quarter later
+    (R10), both at the end of a working day; `completion_period` only sets the target (R4)."""
     if level not in LEVELS:
         raise OrderError(f"level must be one of {LEVELS}, not {level!r}")
     if not lead_department_id:
         raise OrderError("a lead department is required (R13)")
     cooperating = [d for d in normalise_ids(cooperating_department_ids) if d != lead_department_id]
-    complete = completion_due(at, completion_period or "P3M")
+    due = order_deadlines(session, at, completion_period)
     return OrderTerms(order_no=task_order_no(session, level, district_id, at), level=level,
                       lead_department_id=lead_department_id, cooperating_department_ids=cooperating,
-                      dispatched_at=at, report_due=report_due(at), complete_due=complete)
+                      dispatched_at=at, report_due=due.report_due, complete_due=due.complete_due,
+                      target_due=due.target_due)
 
 
 def issue_task_order(session, whistle: Whistle, *, level: str, lead_department_id: str,
@@ -67,13 +71,15 @@ def issue_task_order(session, whistle: Whistle, *, level: str, lead_department_i
                       lead_department_id=terms.lead_department_id,
                       cooperating_department_ids=terms.cooperating_department_ids,
                       completion_period=completion_period, issued_at=at,
-                      report_due=terms.report_due, complete_due=terms.complete_due)
+                      report_due=terms.report_due, complete_due=terms.complete_due,
+                      target_due=terms.target_due)
     session.add(order)
     whistle.level = level
     whistle.lead_department_id = terms.lead_department_id
     whistle.cooperating_department_ids = terms.cooperating_department_ids
     whistle.task_order_no = terms.order_no
     whistle.dispatched_at, whistle.report_due, whistle.complete_due = at, terms.report_due, terms.complete_due
+    whistle.target_due = terms.target_due
     whistle.reported_at = whistle.completed_at = None   # facts of the new order start afresh
     session.flush()
     lead_name = unit_name(session, terms.lead_department_id)

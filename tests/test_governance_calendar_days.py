@@ -79,7 +79,7 @@ def test_entered_holiday_and_make_up_saturday_change_working_days():
     # working_deadline passes them on
     opened = datetime(2027, 2, 4, 10, 0, tzinfo=TZ)
     assert working_deadline(opened, 1, adjustments=ADJUSTMENTS).date() == after_holiday
-    assert iso(working_deadline(opened, 1, adjustments=ADJUSTMENTS)).endswith("T18:00:00+08:00")
+    assert iso(working_deadline(opened, 1, adjustments=ADJUSTMENTS)).endswith("T17:30:00+08:00")
     # without adjustments (None or empty) the old behaviour stays
     for n in range(0, 6):
         assert add_working_days(date(2027, 2, 4), n, None) == add_working_days(date(2027, 2, 4), n, {}) \
@@ -136,7 +136,7 @@ def test_r07_consultation_before_an_entered_spring_festival_is_due_after_it(sess
     assert consultation_due(opened, 3, adjustments=ADJUSTMENTS) == due
     rows = open_consultations(session, whistle, ["city-jtj", "city-gjjt"], "city", 3, at=opened)
     assert {r.due_at for r in rows} == {due}
-    assert iso(rows[0].due_at) == f"{expected.isoformat()}T18:00:00+08:00"
+    assert iso(rows[0].due_at) == f"{expected.isoformat()}T17:30:00+08:00"
     # the handler without a register row uses the entries too
     ctx = HandlerContext(session=session, instance_id=1, process_id="whistle", task_id="t", now=opened,
                          data={}, actor="zzb-hs")

@@ -29,14 +29,14 @@ def whistle(session, monkeypatch):
 
 def _expected_due(opened: date, days: int) -> str:
     day = chinese_calendar.get_workdays(opened + timedelta(days=1), opened + timedelta(days=60))[days - 1]
-    return f"{day.isoformat()}T18:00:00+08:00"
+    return f"{day.isoformat()}T17:30:00+08:00"
 
 
 def test_r07_consultation_opens_one_request_per_department_with_working_day_deadline(session, whistle):
     out = get_handler("consultation.open")(department_ids=["city-jtj", "city-gjjt"], level="city",
                                            reply_days=3, ctx=make_ctx(session, {"whistle_id": whistle.id}))
     # 3 working days after 2026-09-30 skip the National Day holiday and land on the make-up Saturday
-    assert out["consultation_due"] == _expected_due(date(2026, 9, 30), 3) == "2026-10-10T18:00:00+08:00"
+    assert out["consultation_due"] == _expected_due(date(2026, 9, 30), 3) == "2026-10-10T17:30:00+08:00"
     assert out["consult_department_ids"] == ["city-jtj", "city-gjjt"]
     rows = session.scalars(select(Consultation).order_by(Consultation.id)).all()
     assert [r.id for r in rows] == out["consultation_ids"]

@@ -43,23 +43,25 @@ def test_r11_extension_moves_completion_deadline(session, whistle):
     get_handler("dispatch.issue_order")(level="district", lead_department_id="hs-cgj",
                                         cooperating_department_ids=[], completion_period="P1M",
                                         ctx=make_ctx(session, {"whistle_id": whistle.id}))
-    assert iso(whistle.complete_due) == "2026-10-30T10:00:00+08:00"
+    # R10: the deadline is the quarter at the end of the working day; P1M is only the target
+    assert iso(whistle.complete_due) == "2026-12-30T17:30:00+08:00"
+    assert iso(whistle.target_due) == "2026-10-30T17:30:00+08:00"
     extend = get_handler("deadline.extend")
-    later = NOW + timedelta(days=25)
-    out = extend(requested_due="2026-12-15", extension_reason="需协调多个产权单位",
+    later = NOW + timedelta(days=85)
+    out = extend(requested_due="2027-01-15", extension_reason="需协调多个产权单位",
                  ctx=make_ctx(session, {"whistle_id": whistle.id}, later))
-    assert out == {"complete_due": "2026-12-15T18:00:00+08:00", "extension_count": 1}
+    assert out == {"complete_due": "2027-01-15T17:30:00+08:00", "extension_count": 1}
     assert iso(whistle.complete_due) == out["complete_due"] and whistle.extension_count == 1
     row = session.scalars(select(Extension)).one()
-    assert iso(row.old_due) == "2026-10-30T10:00:00+08:00" and row.reason == "需协调多个产权单位"
+    assert iso(row.old_due) == "2026-12-30T17:30:00+08:00" and row.reason == "需协调多个产权单位"
     assert row.agreed_by_community and row.approved
     assert register.current_order(session, whistle).complete_due == whistle.complete_due
     kinds = {(n.unit_id, n.kind) for n in session.scalars(select(Notice).where(Notice.kind == "extension"))}
     assert kinds == {("hs-jfl-sq1", "extension"), ("hs-cgj", "extension")}
-    out = extend(requested_due="2027-01-15T12:00:00+08:00", ctx=make_ctx(session, {"whistle_id": whistle.id}, later))
+    out = extend(requested_due="2027-02-15T12:00:00+08:00", ctx=make_ctx(session, {"whistle_id": whistle.id}, later))
     assert out["extension_count"] == 2
     with pytest.raises(ValueError):      # not later than the current deadline
-        extend(requested_due="2026-12-01", ctx=make_ctx(session, {"whistle_id": whistle.id}, later))
+        extend(requested_due="2027-01-20", ctx=make_ctx(session, {"whistle_id": whistle.id}, later))
 
 
 def test_r11_extension_without_register_row(session):

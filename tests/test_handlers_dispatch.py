@@ -33,16 +33,21 @@ def issue(session, whistle, **kw):
     return get_handler("dispatch.issue_order")(**args, ctx=make_ctx(session, {"whistle_id": whistle.id}))
 
 
-def test_r08_report_due_is_seven_days_after_order(session, whistle):
+def test_r08_report_due_is_seven_days_after_order_at_the_end_of_the_day(session, whistle):
     out = issue(session, whistle)
     assert out["dispatched_at"] == "2026-11-30T10:00:00+08:00"
-    assert out["report_due"] == "2026-12-07T10:00:00+08:00"
+    assert out["report_due"] == "2026-12-07T17:30:00+08:00"
     assert iso(whistle.report_due) == out["report_due"]
 
 
-def test_r10_complete_due_on_calendar_months_within_a_quarter(session, whistle):
+def test_r10_complete_due_is_the_quarter_the_period_only_a_target(session, whistle):
     out = issue(session, whistle)
-    assert out["complete_due"] == "2027-02-28T10:00:00+08:00"
+    assert out["complete_due"] == "2027-03-01T17:30:00+08:00"     # 28 Feb 2027 is a Sunday
+    assert out["target_due"] is None and whistle.target_due is None
+    out = issue(session, whistle, completion_period="P1M")
+    assert out["complete_due"] == "2027-03-01T17:30:00+08:00"
+    assert out["target_due"] == "2026-12-30T17:30:00+08:00" == iso(whistle.target_due)
+    assert iso(register.current_order(session, whistle).target_due) == out["target_due"]
     with pytest.raises(ValueError):
         issue(session, whistle, completion_period="P4M")
 
@@ -81,7 +86,8 @@ def test_dispatch_without_register_row(session):
                                               cooperating_department_ids=["y"], completion_period="P2M",
                                               ctx=make_ctx(session, {"district_id": "ys"}))
     assert out["task_order_no"] == "RWD-YS-2026-0001"
-    assert out["complete_due"] == "2027-01-30T10:00:00+08:00"
+    assert out["complete_due"] == "2027-03-01T17:30:00+08:00"
+    assert out["target_due"] == "2027-02-01T17:30:00+08:00"      # 30 Jan 2027 is a Saturday
     assert out["involved_department_ids"] == ["x", "y"]
 
 
@@ -92,7 +98,9 @@ def _notices(session, kind):
 def test_r08_report_overdue_flagged_escalated_once(session, whistle):
     issue(session, whistle)
     overdue = get_handler("escalation.overdue")
-    late = NOW + timedelta(days=7, minutes=1)
+    late = datetime(2026, 12, 7, 17, 31, tzinfo=TZ)
+    assert overdue(kind="report", ctx=make_ctx(session, {"whistle_id": whistle.id}, late - timedelta(hours=8))) \
+        == {"report_overdue": False}                                  # the morning of the 7th day: not yet
     assert overdue(kind="report", ctx=make_ctx(session, {"whistle_id": whistle.id}, late)) == {"report_overdue": True}
     assert overdue(kind="report", ctx=make_ctx(session, {"whistle_id": whistle.id}, late)) == {"report_overdue": True}
     assert whistle.report_overdue and register.current_order(session, whistle).report_overdue

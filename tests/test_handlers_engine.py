@@ -100,15 +100,15 @@ def test_r08_report_timer_fires_at_report_due_and_escalates(session, tmp_path):
     assert instance.status == "running", instance.incident
     data = runtime.instance_data(session, instance)
     assert data["task_order_no"] == "RWD-HS-2026-0001"
-    assert data["report_due"] == "2026-12-07T10:00:00+08:00" == iso(w.report_due)
-    assert data["complete_due"] == "2027-02-28T10:00:00+08:00"
+    assert data["report_due"] == "2026-12-07T17:30:00+08:00" == iso(w.report_due)   # end of the working day
+    assert data["complete_due"] == "2027-03-01T17:30:00+08:00"     # the quarter; 28 Feb 2027 is a Sunday
     task = session.scalars(select(InboxTask).where(InboxTask.instance_id == instance.id)).one()
     assert (task.task, task.role, task.unit_id) == ("report_for_duty", "department", "hs-cgj")
 
     runtime.fire_timers(session, instance.id, now=START + timedelta(days=6))
     session.commit()
     assert not session.scalars(select(Notice).where(Notice.kind == "report_overdue")).all()
-    runtime.fire_timers(session, instance.id, now=START + timedelta(days=7, seconds=1))
+    runtime.fire_timers(session, instance.id, now=START + timedelta(days=7, hours=7, minutes=30, seconds=1))
     session.commit()
     session.refresh(instance)
     assert instance.status == "running", instance.incident

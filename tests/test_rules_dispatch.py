@@ -8,6 +8,7 @@ from dateutil.relativedelta import relativedelta
 
 from governance.calendar import TZ
 from governance.models import Consultation, TaskOrder
+from tests.deadline_kit import end_of_working_day, quarter_after, week_after
 from tests.procedure_kit import local, world  # noqa: F401  (fixture)
 
 # the policy's grading (R4/R10), written out here independently of decisions/priority.dmn
@@ -31,12 +32,14 @@ def test_r04_r10_street_review_grades_priority_and_completion_period(world, urge
     world.dispatch(w, dispatched)
     [order] = world.rows(TaskOrder, w)
     assert order.issued_at == dispatched and order.level == "district"
-    assert order.report_due == dispatched + timedelta(days=7)                         # R8
-    assert order.complete_due == dispatched.astimezone(TZ) + relativedelta(months=months)   # R10
-    assert order.complete_due <= dispatched.astimezone(TZ) + relativedelta(months=3)
+    assert order.report_due == week_after(dispatched)                                 # R8
+    assert order.complete_due == quarter_after(dispatched)                            # R10: always the quarter
+    # R4: the graded period is only an earlier target
+    target = end_of_working_day((dispatched.astimezone(TZ) + relativedelta(months=months)).date())
+    assert order.target_due == (target if months < 3 else None)
     row = world.whistle(w)
-    assert (row.task_order_no, row.report_due, row.complete_due) == (order.order_no, order.report_due,
-                                                                     order.complete_due)
+    assert (row.task_order_no, row.report_due, row.complete_due, row.target_due) == (
+        order.order_no, order.report_due, order.complete_due, order.target_due)
 
 
 def test_r05_r07_consultation_objection_revision_and_task_order(world):
@@ -49,7 +52,7 @@ def test_r05_r07_consultation_objection_revision_and_task_order(world):
                               ("consultation_reply", "department", "hs-zjj")]
     round1 = world.rows(Consultation, w)
     assert {c.department_id for c in round1} == {"hs-cgj", "hs-zjj"}
-    assert all(c.due_at == local(2026, 11, 10, 18) for c in round1)   # Thu + 3 working days (Fri, Mon, Tue) 18:00
+    assert all(c.due_at == local(2026, 11, 10, 17, 30) for c in round1)   # Thu + 3 working days (Fri, Mon, Tue)
     assert {n.unit_id for n in world.notices(w, "consultation")} == {"hs-cgj", "hs-zjj"}
 
     world.act("bm-hs-zjj", "consultation_reply",
@@ -80,8 +83,9 @@ def test_r05_r07_consultation_objection_revision_and_task_order(world):
     [order] = world.rows(TaskOrder, w)
     assert order.order_no == "RWD-HS-2026-" + order.order_no[-4:] and order.level == "district"
     assert (order.lead_department_id, order.cooperating_department_ids) == ("hs-zjj", ["hs-cgj"])
-    assert order.report_due == dispatched + timedelta(days=7)
-    assert order.complete_due == dispatched + relativedelta(months=2)      # urgency 2 × complexity 2 → P2M
+    assert order.report_due == week_after(dispatched)
+    assert order.complete_due == quarter_after(dispatched)                 # R10: the quarter, always
+    assert order.target_due == end_of_working_day((dispatched + relativedelta(months=2)).date())   # 2 × 2 → P2M
     assert {n.unit_id for n in world.notices(w, "task_order")} == {"hs-zjj", "hs-cgj"}
     assert world.ready(w) == [("cooperate", "department", "hs-cgj"), ("report_for_duty", "department", "hs-zjj")]
     # R8 report deadline, and the R10 completion deadline already running from dispatch
@@ -97,7 +101,7 @@ def test_r07_unanswered_consultation_closes_at_its_deadline_as_no_reply(world):
     world.act("zzb-ys", "propose", {"decision": "consult", "lead_department_id": "ys-cgj",
                                     "cooperating_department_ids": ["ys-zjj"]}, w, at=local(2026, 11, 5, 9))
     world.act("bm-ys-cgj", "consultation_reply", {"answer": "accept"}, w, at=local(2026, 11, 5, 10))
-    deadline = local(2026, 11, 10, 18)                  # 3 working days after Thursday 5 November
+    deadline = local(2026, 11, 10, 17, 30)              # 3 working days after Thursday 5 November
     assert world.timers(w) == [("consultation_due_timer", deadline)]
     world.fire(deadline - timedelta(minutes=1))
     assert ("consultation_reply", "department", "ys-zjj") in world.ready(w)
@@ -128,7 +132,7 @@ def test_r06_what_a_district_department_cannot_solve_is_dispatched_by_the_city(w
     orders = world.rows(TaskOrder, w)
     assert [(o.level, o.lead_department_id) for o in orders] == [("district", "hs-zjj"), ("city", "city-gjjt")]
     assert orders[1].order_no.startswith("RWD-MAS-2026-")
-    assert orders[1].report_due == dispatched + timedelta(days=7)
+    assert orders[1].report_due == week_after(dispatched)
     row = world.whistle(w)
     assert (row.level, row.lead_department_id, row.task_order_no) == ("city", "city-gjjt", orders[1].order_no)
     assert world.ready(w) == [("cooperate", "department", "city-jtj"), ("report_for_duty", "department", "city-gjjt")]

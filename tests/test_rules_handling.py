@@ -4,12 +4,11 @@ the community and the same-level org department; long-term matters become standi
 from datetime import timedelta
 
 import pytest
-from dateutil.relativedelta import relativedelta
 
 from engine.errors import FormInvalid
 from engine.models import AuditEvent
-from governance.calendar import TZ
 from governance.models import Extension, StandingMechanism, TaskOrder
+from tests.deadline_kit import quarter_after, week_after
 from tests.procedure_kit import REPORT, local, world  # noqa: F401  (fixture)
 
 
@@ -55,10 +54,10 @@ def test_r08_report_in_time_raises_no_flag(world):
 def test_r08_r10_missed_deadlines_are_flagged_and_notified_exactly_once(world):
     dispatched = local(2026, 11, 30, 10)
     w = world.report("主干道积水", at=dispatched - timedelta(days=5), community_id="hs-jfl-sq1")
-    world.to_handling(w, dispatched, lead="hs-cgj", urgency=3, complexity=1)        # high → P1M
-    report_due = dispatched + timedelta(days=7)
-    complete_due = dispatched.astimezone(TZ) + relativedelta(months=1)               # 30 December
-    assert complete_due == local(2026, 12, 30, 10)
+    world.to_handling(w, dispatched, lead="hs-cgj", urgency=3, complexity=1)        # high → P1M: a target only
+    report_due = week_after(dispatched)
+    complete_due = quarter_after(dispatched)                                         # R10: the quarter
+    assert complete_due == local(2027, 3, 1, 17, 30)                                 # 28 Feb 2027 is a Sunday
 
     world.fire(report_due - timedelta(minutes=1))
     assert not world.whistle(w).report_overdue and world.notices(w, "report_overdue") == []
@@ -95,8 +94,8 @@ def _to_complete_matter(world, w, dispatched, **kw):
 def test_r11_agreed_and_approved_extension_moves_the_deadline_and_rearms_the_timer(world):
     dispatched = local(2026, 9, 7, 10)
     w = world.report("老旧管网改造", at=dispatched - timedelta(days=5), community_id="hs-hdl-sq1")
-    _to_complete_matter(world, w, dispatched, lead="hs-zjj", urgency=3, complexity=3)   # high → P2M
-    old_due = dispatched + relativedelta(months=2)
+    _to_complete_matter(world, w, dispatched, lead="hs-zjj", urgency=3, complexity=3)   # high → P2M (target)
+    old_due = quarter_after(dispatched)
     assert world.timers(w) == [("complete_due_timer", old_due)]
     world.complete_matter(w, local(2026, 10, 20, 10), dept="hs-zjj", outcome="request_extension",
                           result="管网施工需冬季停水窗口", reply="施工需延期，已申请。",
@@ -108,7 +107,7 @@ def test_r11_agreed_and_approved_extension_moves_the_deadline_and_rearms_the_tim
     assert world.inbox("zzb-mas", w) == []
     world.act("zzb-hs", "extension_approve", {"decision": "approve"}, w, at=local(2026, 10, 22, 10))
 
-    new_due = local(2026, 12, 20, 18)                    # a date means 18:00 that day
+    new_due = local(2026, 12, 20, 17, 30)                # a date means the end of that day (17:30)
     row = world.whistle(w)
     assert row.complete_due == new_due and row.extension_count == 1
     [order] = world.rows(TaskOrder, w)
@@ -129,7 +128,7 @@ def test_r11_refused_extension_does_not_move_the_deadline(world):
     dispatched = local(2026, 9, 7, 10)
     w = world.report("小区停车难", at=dispatched - timedelta(days=5), community_id="hs-hdl-sq2")
     _to_complete_matter(world, w, dispatched, lead="hs-cgj", urgency=2, complexity=2)
-    due = dispatched + relativedelta(months=2)
+    due = quarter_after(dispatched)
     world.complete_matter(w, local(2026, 10, 20, 10), outcome="request_extension", result="需规划车位",
                           reply="已申请延期。", requested_due="2026-12-31", extension_reason="需规划")
     world.act("sq-hs-hdl-sq2", "extension_agree", {"decision": "refuse", "note": "居民急需解决"}, w,

@@ -13,8 +13,15 @@ For one department (in one street, or in total) over the evaluations of a year
                          evaluation whose completion was overdue (R10) counts one grade lower
     satisfaction_score = mean satisfaction rate of the evaluated whistles (R12), over those
                          with a survey; missing when none had one
+    opinion_score      = mean grade points of the community's preliminary opinion (the overall
+                         `grade` of each evaluation, R16), which the annual assessment builds on (R17)
     score = Σ weight × component / Σ weight (over the components present), one decimal
     computed_grade = the first of excellent/good/fair whose threshold score reaches, else poor
+
+The year is the calendar year, December included: the timer start of year Y fires at 09:00 on
+the first working day of January Y+1, and city_org may start it by hand only once the year has
+ended. A year whose start has already passed is never scheduled (a fresh install does not fire an
+old year's timer at once); city_org starts it by hand.
 
 The annual process (`annual_assessment.bpmn`): `assessment.aggregate` stores these as draft
 AssessmentResult rows (one per department and street, one per department in total) with the
@@ -33,7 +40,7 @@ from sqlalchemy import func, select
 
 from engine.clock import now
 
-from .calendar import TZ, iso, to_utc
+from .calendar import TZ, is_workday, iso, to_utc
 from .directory import CITY_ID, get_unit, unit_name
 from .joint_assessment_models import (AssessmentResult, AssessmentSettings, AssessmentYear,
                                       DistrictWorkAssessment, OrgReview, StreetRecommendation)
@@ -42,12 +49,12 @@ from .models import GRADES, Evaluation, Unit, Whistle
 PROCESS_ID = "annual_assessment"
 GRADE_NAMES = {"excellent": "优秀", "good": "良好", "fair": "一般", "poor": "较差"}
 DEFAULT_SETTINGS = {
-    "response_weight": 30.0, "resolution_weight": 40.0, "satisfaction_weight": 30.0,
+    "response_weight": 20.0, "resolution_weight": 30.0, "satisfaction_weight": 20.0, "opinion_weight": 30.0,
     "thresholds": {"excellent": 90.0, "good": 80.0, "fair": 60.0},
     "grade_points": {"excellent": 100.0, "good": 85.0, "fair": 70.0, "poor": 50.0},
 }
 URBAN_DISTRICT_NAMES = ("花山区", "雨山区")   # R18: assessed by the city for their own work
-START_MONTH_DAY = (12, 1)                  # the December timer start: 1 December, 09:00
+START_TIME = time(9, 0)                    # the timer start: 09:00 on the first working day after the year
 
 
 class AssessmentError(ValueError):
@@ -71,6 +78,7 @@ def year_bounds(year: int) -> tuple[datetime, datetime]:
 def _snapshot(row: AssessmentSettings) -> dict:
     return {"version": row.version, "response_weight": row.response_weight,
             "resolution_weight": row.resolution_weight, "satisfaction_weight": row.satisfaction_weight,
+            "opinion_weight": row.opinion_weight or 0.0,
             "thresholds": dict(row.thresholds), "grade_points": dict(row.grade_points),
             "note": row.note, "created_by": row.created_by, "created_at": iso(row.created_at)}
 
@@ -89,13 +97,16 @@ def settings_history(session) -> list[dict]:
 
 
 def save_settings(session, *, actor: str | None, response_weight, resolution_weight, satisfaction_weight,
-                  thresholds: dict | None = None, grade_points: dict | None = None,
+                  opinion_weight=None, thresholds: dict | None = None, grade_points: dict | None = None,
                   note: str | None = None, at: datetime | None = None) -> dict:
     """Store a new settings version (weights are shares, any positive scale; thresholds are
     scores 0–100 for excellent ≥ good ≥ fair). Returns the new version as a dict."""
+    base = current_settings(session)
+    if opinion_weight is None:
+        opinion_weight = base["opinion_weight"]
     weights = []
     for name, value in (("response_weight", response_weight), ("resolution_weight", resolution_weight),
-                        ("satisfaction_weight", satisfaction_weight)):
+                        ("satisfaction_weight", satisfaction_weight), ("opinion_weight", opinion_weight)):
         try:
             number = float(value)
         except (TypeError, ValueError):
@@ -105,7 +116,6 @@ def save_settings(session, *, actor: str | None, response_weight, resolution_wei
         weights.append(number)
     if sum(weights) <= 0:
         raise AssessmentError("权重之和必须大于 0")
-    base = current_settings(session)
     th = {k: float(v) for k, v in (thresholds or base["thresholds"]).items()}
     if set(th) != {"excellent", "good", "fair"}:
         raise AssessmentError("等次分数线应包含 excellent、good、fair")
@@ -116,7 +126,7 @@ def save_settings(session, *, actor: str | None, response_weight, resolution_wei
         raise AssessmentError("评价等次分值应为 excellent/good/fair/poor 各 0–100 分")
     version = (session.scalar(select(func.max(AssessmentSettings.version))) or 0) + 1
     row = AssessmentSettings(version=version, response_weight=weights[0], resolution_weight=weights[1],
-                             satisfaction_weight=weights[2], thresholds=th, grade_points=gp, note=note,
+                             satisfaction_weight=weights[2], opinion_weight=weights[3], thresholds=th, grade_points=gp, note=note,
                              created_by=actor, created_at=at or now())
     session.add(row)
     session.flush()
@@ -174,20 +184,25 @@ class Tally:
         """The components, the score and the grade under `settings` (see the module doc)."""
         if self.n == 0:
             return {"response_score": None, "resolution_score": None, "satisfaction_score": None,
-                    "score": None, "grade": None, "satisfaction_rate": None}
+                    "opinion_score": None, "score": None, "grade": None, "satisfaction_rate": None}
         points = settings["grade_points"]
         response = 100.0 * self.reported_on_time / self.n
         total_points = sum(float(points[_LOWER[r] if late else r]) * c
                            for (r, late), c in self.result_points_cells.items())
         resolution = total_points / self.n
         satisfaction = self.rate_sum / self.rate_n if self.rate_n else None
+        graded = sum(c for g, c in self.grades.items() if g in points)
+        opinion = sum(float(points[g]) * c for g, c in self.grades.items() if g in points) / graded if graded else None
         parts = [(float(settings["response_weight"]), response), (float(settings["resolution_weight"]), resolution)]
+        if opinion is not None:
+            parts.append((float(settings.get("opinion_weight") or 0), opinion))
         if satisfaction is not None:
             parts.append((float(settings["satisfaction_weight"]), satisfaction))
         weight = sum(w for w, _ in parts)
         score = _d1(sum(w * v for w, v in parts) / weight) if weight > 0 else None
         return {"response_score": _d1(response), "resolution_score": _d1(resolution),
-                "satisfaction_score": _d1(satisfaction), "score": score, "grade": grade_for(score, settings),
+                "satisfaction_score": _d1(satisfaction), "opinion_score": _d1(opinion), "score": score,
+                "grade": grade_for(score, settings),
                 "satisfaction_rate": _d1(satisfaction)}
 
 
@@ -313,7 +328,7 @@ def _result_row(year_row, dept, level, org, street, tally: Tally, settings) -> A
         good=tally.grades.get("good", 0), fair=tally.grades.get("fair", 0), poor=tally.grades.get("poor", 0),
         satisfaction_rate=s["satisfaction_rate"], response_score=s["response_score"],
         resolution_score=s["resolution_score"], satisfaction_score=s["satisfaction_score"],
-        score=s["score"], computed_grade=s["grade"])
+        opinion_score=s["opinion_score"], score=s["score"], computed_grade=s["grade"])
 
 
 def _require_open_year(session, year_or_id) -> AssessmentYear:
@@ -434,34 +449,59 @@ def publish(session, year: int, *, actor=None, at=None) -> AssessmentYear:
 
 # -- starting the process --------------------------------------------------------------------
 
-def start_at(year: int) -> datetime:
-    month, day = START_MONTH_DAY
-    return datetime(int(year), month, day, 9, 0, tzinfo=TZ)
+def start_at(year: int, adjustments=None) -> datetime:
+    """When the timer start of `year` fires: 09:00 on the first working day after the year ended,
+    so that the aggregation holds every evaluation of the year, December included (R17).
+    New Year's Day is a statutory holiday every year, also where no arrangement is known yet."""
+    day = date(int(year) + 1, 1, 2)
+    while not is_workday(day, adjustments):
+        day += timedelta(days=1)
+    return datetime.combine(day, START_TIME, TZ)
 
 
-def schedule_year(session, year: int, *, actor: str | None = None):
-    """The December timer start: an instance of `annual_assessment` for `year` waiting on its
-    timer start event until 1 December 09:00 (idempotent) → the AssessmentYear row."""
+def year_has_ended(year: int, at: datetime) -> bool:
+    return at >= year_bounds(int(year))[1]
+
+
+def schedule_year(session, year: int, *, actor: str | None = None, at: datetime | None = None):
+    """The timer start: an instance of `annual_assessment` for `year` waiting on its timer start
+    event until `start_at(year)` (idempotent) → the AssessmentYear row. A year whose start has
+    already passed is not scheduled (→ None): its timer would fire at once; city_org starts it."""
     from engine import runtime
+    from .calendar_days import calendar_adjustments
+    at = at or now()
     row = get_year(session, year)
     if row is not None and (row.instance_id is not None or row.frozen):
         return row
+    due = start_at(year, calendar_adjustments(session, date(int(year) + 1, 1, 1)))
+    if due <= at:
+        return None
     if row is None:
-        row = AssessmentYear(year=int(year), status="scheduled", started_by=actor, created_at=now())
+        row = AssessmentYear(year=int(year), status="scheduled", started_by=actor, created_at=at)
         session.add(row)
         session.flush()
-    instance = runtime.start(session, PROCESS_ID, {"year": int(year), "assessment_start_at": iso(start_at(year)),
+    instance = runtime.start(session, PROCESS_ID, {"year": int(year), "assessment_start_at": iso(due),
                                                    "manual": False, "city_id": CITY_ID},
-                             actor=actor, business_key=f"assessment-{year}")
+                             actor=actor, business_key=f"assessment-{year}", now=at)
     row.instance_id = instance.id
     session.flush()
     return row
 
 
+def schedule_current_year(session, *, actor: str | None = None, at: datetime | None = None):
+    """Schedule the timer start of the running year (Asia/Shanghai) if it is not yet: what
+    `whistle init` does on a fresh install → the AssessmentYear row, or None."""
+    at = at or now()
+    return schedule_year(session, at.astimezone(TZ).year, actor=actor, at=at)
+
+
 def start_assessment(session, year: int, *, actor: str | None, at: datetime | None = None):
-    """city_org starts the assessment of `year` now (before or instead of the December timer)."""
+    """city_org starts the assessment of `year` now (before or instead of its timer start); only
+    once the year has ended, so that December's evaluations are in it (R17)."""
     from engine import runtime
     at = at or now()
+    if not year_has_ended(year, at):
+        raise AssessmentError(f"{year} 年尚未结束，年度考核须在年度结束后进行（含 12 月的评价）")
     row = get_year(session, year)
     if row is not None and (row.frozen or row.status != "scheduled"):
         raise AssessmentError(f"{year} 年度考核已在进行或已发布（{row.status}）")
@@ -499,7 +539,7 @@ def _result_dict(session, r: AssessmentResult) -> dict:
             "completed_on_time": r.completed_on_time, "excellent": r.excellent, "good": r.good,
             "fair": r.fair, "poor": r.poor, "satisfaction_rate": r.satisfaction_rate,
             "response_score": r.response_score, "resolution_score": r.resolution_score,
-            "satisfaction_score": r.satisfaction_score, "score": r.score,
+            "satisfaction_score": r.satisfaction_score, "opinion_score": r.opinion_score, "score": r.score,
             "computed_grade": r.computed_grade, "recommended_grade": r.recommended_grade,
             "street_opinion": r.street_opinion, "reviewed_grade": r.reviewed_grade,
             "review_opinion": r.review_opinion, "final_grade": r.final_grade}

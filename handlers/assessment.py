@@ -91,6 +91,6 @@ def publish(year, ctx: HandlerContext = None) -> dict:
 
 @handler("assessment.schedule")
 def schedule(year, ctx: HandlerContext = None) -> dict:
-    """Schedule the assessment of `year` (its December timer start) → {scheduled_year}."""
-    A.schedule_year(ctx.session, int(year), actor=actor_of(ctx))
+    """Schedule the assessment of `year` (its timer start after the year ends; none when that has passed) → {scheduled_year}."""
+    A.schedule_year(ctx.session, int(year), actor=actor_of(ctx), at=now_of(ctx))
     return {"scheduled_year": int(year)}

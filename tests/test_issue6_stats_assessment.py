@@ -342,7 +342,9 @@ def expected_scores(evaluations, settings):
     rates = [e["satisfaction_rate"] for e in evaluations if e["satisfaction_rate"] is not None]
     response, resolution = 100.0 * on_time / n, points / n
     satisfaction = sum(rates) / len(rates) if rates else None
-    parts = [(settings["response_weight"], response), (settings["resolution_weight"], resolution)]
+    opinion = sum(pts[e["grade"]] for e in evaluations) / n         # R17: the communities' grades
+    parts = [(settings["response_weight"], response), (settings["resolution_weight"], resolution),
+             (settings["opinion_weight"], opinion)]
     if satisfaction is not None:
         parts.append((settings["satisfaction_weight"], satisfaction))
     score = d1(sum(w * v for w, v in parts) / sum(w for w, _ in parts))
@@ -352,7 +354,8 @@ def expected_scores(evaluations, settings):
             "completed_on_time": sum(1 for e in evaluations if not e["complete_overdue"]),
             **{g: sum(1 for e in evaluations if e["grade"] == g) for g in GRADES},
             "response_score": d1(response), "resolution_score": d1(resolution),
-            "satisfaction_score": d1(satisfaction), "score": score, "computed_grade": grade}
+            "satisfaction_score": d1(satisfaction), "opinion_score": d1(opinion), "score": score,
+            "computed_grade": grade}
 
 
 def expected_annual(facts, year, settings):
@@ -402,18 +405,22 @@ def _compare(results, expected_street, expected_dept):
 
 def test_r17_r18_annual_assessment_through_the_diagram_and_new_weights_only_change_the_next_year(year_db):
     factory, facts = year_db
-    # the December timer start of 2026 is scheduled; city_org starts the year early and takes over
+    # the timer start of 2026 is scheduled during the year (it fires on the first working day of
+    # 2027); city_org starts the year by hand on New Year's Day and takes over
     with write_session(factory) as session:
-        A.schedule_year(session, 2026, actor="system")
+        scheduled = A.schedule_year(session, 2026, actor="system", at=datetime(2026, 6, 1, 9, tzinfo=TZ))
+        assert scheduled is not None and scheduled.instance_id is not None
         v1 = A.save_settings(session, actor="policy", response_weight=30, resolution_weight=40,
-                             satisfaction_weight=30, note="第一版")
-    streets, reviews, districts = _run_year(factory, 2026, datetime(2026, 12, 2, 9, tzinfo=TZ))
+                             satisfaction_weight=30, opinion_weight=20, note="第一版")
+    streets, reviews, districts = _run_year(factory, 2026, datetime(2027, 1, 1, 10, tzinfo=TZ))
     exp_street, exp_dept = expected_annual(facts, 2026, v1)
+    # R17: the whole year, December included
+    assert any(e["at"].astimezone(TZ).month == 12 and e["at"].astimezone(TZ).year == 2026 for e in facts["evaluations"])
     assert streets == len({s for _, s in exp_street})          # one recommendation per street (R17)
     with factory() as session:
         results = A.annual_results(session, 2026)
     assert results["frozen"] and results["status"] == "published" and results["settings_version"] == v1["version"]
-    assert results["settings"]["response_weight"] == 30
+    assert results["settings"]["response_weight"] == 30 and results["settings"]["opinion_weight"] == 20
     _compare(results, exp_street, exp_dept)
     # R17: district departments are reviewed by their district, city departments by the city
     assert reviews == len({r["org_unit_id"] for r in results["departments"]})
@@ -432,13 +439,13 @@ def test_r17_r18_annual_assessment_through_the_diagram_and_new_weights_only_chan
     # policy staff change the weights: 2027 uses them, frozen 2026 does not change
     with write_session(factory) as session:
         v2 = A.save_settings(session, actor="policy", response_weight=60, resolution_weight=20,
-                             satisfaction_weight=20, thresholds={"excellent": 92, "good": 82, "fair": 65},
+                             satisfaction_weight=20, opinion_weight=40, thresholds={"excellent": 92, "good": 82, "fair": 65},
                              note="第二版")
     assert v2["version"] == v1["version"] + 1
     with write_session(factory) as session:
         with pytest.raises(A.AssessmentError):
             A.aggregate(session, 2026)                           # a frozen year is never recomputed
-    _run_year(factory, 2027, datetime(2027, 12, 2, 9, tzinfo=TZ))
+    _run_year(factory, 2027, datetime(2028, 1, 2, 9, tzinfo=TZ))
     with factory() as session:
         assert A.annual_results(session, 2026) == frozen_before
         results27 = A.annual_results(session, 2027)
@@ -448,10 +455,13 @@ def test_r17_r18_annual_assessment_through_the_diagram_and_new_weights_only_chan
     _compare(results27, exp27_street, exp27_dept)
     old27_street, _ = expected_annual(facts, 2027, v1)
     assert any(old27_street[k]["score"] != exp27_street[k]["score"] for k in exp27_street)
-    # the 2026 December timer instance, superseded by the manual start, ends without a second run
+    # the 2026 timer instance (due 09:00 on 4 January 2027, the first working day), superseded by
+    # the manual start, ends without a second run
     from engine import timers
-    result = timers.sweep(factory, now=datetime(2026, 12, 1, 10, tzinfo=TZ))
-    assert not result.incidents
+    assert A.start_at(2026) == datetime(2027, 1, 4, 9, tzinfo=TZ)
+    assert timers.sweep(factory, now=datetime(2027, 1, 4, 8, 59, tzinfo=TZ)).fired == []
+    result = timers.sweep(factory, now=datetime(2027, 1, 4, 9, 1, tzinfo=TZ))
+    assert len(result.fired) == 1 and not result.incidents
     with factory() as session:
         assert A.annual_results(session, 2026) == frozen_before
         _assessment_export_holds_the_frozen_results(session, frozen_before)

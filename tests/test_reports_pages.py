@@ -283,7 +283,7 @@ def test_r20_a_background_export_is_reported_and_handed_out_by_any_web_process(s
             owner = session.scalar(select(Officer.id).where(Officer.username == "zzb-mas"))
         lost = export_jobs.create(factory, owner, "lost.xlsx", "xlsx")
         with write_session(factory) as session:
-            session.get(ExportJob, lost).updated_at = datetime.now(TZ) - export_jobs.SILENT - timedelta(minutes=1)
+            session.get(ExportJob, lost).updated_at = poller.application.config["CLOCK"]() - export_jobs.SILENT - timedelta(minutes=1)
         state = poller.get(f"/exports/jobs/{lost}?lang=en").get_json()
         assert state["state"] == "failed" and state["error"] == "The export was interrupted; please export again."
         assert poller.get(f"/exports/jobs/{lost}/file").status_code == 404

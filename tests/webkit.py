@@ -6,7 +6,9 @@ import re
 import shutil
 import threading
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -18,6 +20,8 @@ from engine.models import InboxTask
 from webapp.system import FORMS_DIR, PROCESSES_DIR, load_plugins
 
 DEMO_PASSWORD = "demo1234"
+# the instant HTTP and browser tests run at unless they set another (a Monday in Ma'anshan)
+DEFAULT_NOW = datetime(2026, 11, 16, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 # the data each task of the standard path (triage → street → dispatch → handling → evaluation) gets
 STANDARD = {
@@ -51,9 +55,27 @@ def prepare_database(url: str):
     return factory
 
 
+class InjectedClock:
+    """The clock an app under test runs on (its `CLOCK` setting): a fixed instant the test moves
+    with `set`, never the wall clock, so no HTTP test depends on today's date."""
+
+    def __init__(self, instant: datetime = DEFAULT_NOW):
+        self.instant = instant
+
+    def set(self, instant: datetime) -> None:
+        if instant.tzinfo is None:
+            raise ValueError("the test clock needs a timezone-aware instant")
+        self.instant = instant
+
+    def __call__(self) -> datetime:
+        return self.instant
+
+
 def make_app(url: str, tmp_path: Path, **config):
+    """An app over `url` for tests; its clock is an InjectedClock at DEFAULT_NOW unless `CLOCK` is given
+    (`app.config["CLOCK"].set(instant)` moves it)."""
     from webapp import create_app
-    settings = {"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "test-secret",
+    settings = {"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "test-secret", "CLOCK": InjectedClock(),
                 "UPLOAD_FOLDER": str(tmp_path / "uploads"), "LOGIN_RATE_LIMIT": "1000 per minute"}
     settings.update(config)
     return create_app(settings)

@@ -39,6 +39,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["sessions"] = session_factory(app.config["DATABASE_URL"])
 
     _init_extensions(app)
+    _injected_clock(app)
     _register_blueprints(app)
     _template_helpers(app)
     _error_handlers(app)
@@ -64,6 +65,28 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_message = None
     login_manager.session_protection = "basic"
     app.teardown_appcontext(close_db)
+
+
+def _injected_clock(app: Flask) -> None:
+    """`CLOCK` (tests, demos): a callable returning a timezone-aware instant; every request then runs
+    with the engine clock fixed at it, so deadlines, timers and "this year" follow the caller's clock."""
+    clock = app.config.get("CLOCK")
+    if clock is None:
+        return
+    from flask import g
+
+    from engine.clock import frozen_at
+
+    @app.before_request
+    def _freeze_clock():
+        g.injected_clock = frozen_at(clock())
+        g.injected_clock.__enter__()
+
+    @app.teardown_request
+    def _release_clock(_exc):
+        held = g.pop("injected_clock", None)
+        if held is not None:
+            held.__exit__(None, None, None)
 
 
 def _register_blueprints(app: Flask) -> None:

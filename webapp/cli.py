@@ -85,6 +85,11 @@ def init(demo: bool):
         click.echo("demo directory and officers loaded (sample data)")
     if not _deploy_path(factory, PROCESSES_DIR, actor="system"):
         sys.exit(1)
+    from governance.assessment import schedule_current_year
+    with write_session(factory) as session:
+        row = schedule_current_year(session, actor="system")
+        if row is not None:
+            click.echo(f"annual assessment of {row.year} scheduled (R17: starts after the year ends)")
 
 
 @main.command("deploy")

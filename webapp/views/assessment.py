@@ -3,15 +3,16 @@ not, with the settings used) with exports; policy staff edit the scoring weights
 new settings version) with the history."""
 from __future__ import annotations
 
-from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from engine.clock import now
 from engine.errors import EngineError
 from governance import assessment as A
+from governance.calendar import local_date
 from governance.joint_assessment_models import AssessmentYear
 
 from ..db import db, write
@@ -22,10 +23,10 @@ bp = Blueprint("assessment", __name__)
 VIEW_ROLES = ("district_org", "city_org", "policy_staff", "admin")
 START_ROLES = ("city_org", "admin")
 SETTINGS_ROLES = ("policy_staff", "admin")
-STATUS_NAMES = {"scheduled": "已排期（12月1日自动开始）", "street_review": "街道提出建议中", "org_review": "组织部审核中",
+STATUS_NAMES = {"scheduled": "已排期（年度结束后自动开始）", "street_review": "街道提出建议中", "org_review": "组织部审核中",
                 "district_review": "城区本级工作考核中", "published": "已发布（已冻结）"}
 WEIGHTS = (("response_weight", "响应（按时报到）权重"), ("resolution_weight", "办理（办理结果）权重"),
-           ("satisfaction_weight", "满意度权重"))
+           ("satisfaction_weight", "满意度权重"), ("opinion_weight", "社区评价初步意见（总体等次）权重"))
 THRESHOLDS = (("excellent", "优秀分数线"), ("good", "良好分数线"), ("fair", "一般分数线"))
 POINTS = (("excellent", "评价“优秀”分值"), ("good", "评价“良好”分值"), ("fair", "评价“一般”分值"), ("poor", "评价“较差”分值"))
 
@@ -41,7 +42,7 @@ def index():
     _need(VIEW_ROLES)
     years = list(db().scalars(select(AssessmentYear).order_by(AssessmentYear.year.desc())))
     return render_template("assessment/index.html", years=years, status_names=STATUS_NAMES,
-                           can_start=current_user.role in START_ROLES, this_year=date.today().year,
+                           can_start=current_user.role in START_ROLES, this_year=local_date(now()).year,
                            current=A.current_settings(db()))
 
 
@@ -51,7 +52,7 @@ def start():
     _need(START_ROLES)
     try:
         year = int(request.form.get("year") or "")
-        if not 2000 <= year <= date.today().year + 1:
+        if not 2000 <= year <= local_date(now()).year:
             raise ValueError
     except ValueError:
         flash(_("请填写有效的考核年度。"), "danger")
@@ -123,6 +124,7 @@ def save_settings():
                 saved = A.save_settings(
                     tx, actor=current_user.username, response_weight=numbers["response_weight"],
                     resolution_weight=numbers["resolution_weight"], satisfaction_weight=numbers["satisfaction_weight"],
+                    opinion_weight=numbers["opinion_weight"],
                     thresholds={g: numbers[f"th_{g}"] for g, _l in THRESHOLDS},
                     grade_points={g: numbers[f"gp_{g}"] for g, _l in POINTS}, note=form["note"] or None)
         except A.AssessmentError as exc:

@@ -320,6 +320,7 @@ def open_joint_matter(session, whistle_ids, *, actor: str | None, level: str = "
         _check_linkable(session, w)
     first = whistles[0]
     district_id = first.district_id if level == "district" else (first.district_id if len(districts) == 1 else None)
+    _check_suggestions(session, level, district_id, lead_department_id, cooperating_department_ids)
     joint = JointMatter(joint_no=_joint_no(session, district_id, level, at),
                         title=(title or first.title).strip()[:300], description=description or first.description,
                         category=category or first.category, level=level, district_id=district_id,
@@ -332,7 +333,7 @@ def open_joint_matter(session, whistle_ids, *, actor: str | None, level: str = "
     coop = [d for d in normalise_ids(cooperating_department_ids) if d != lead_department_id]
     data = {"joint_id": joint.joint_no, "joint_pk": joint.id, "joint_no": joint.joint_no,
             "title": joint.title, "description": joint.description, "category": joint.category,
-            "level": level, "whistle_ids": [w.id for w in whistles],
+            "level": level, "org_unit_id": joint.org_unit_id, "whistle_ids": [w.id for w in whistles],
             "community_ids": list(dict.fromkeys(w.community_id for w in whistles)),
             "community_id": first.community_id, "street_id": first.street_id,
             "district_id": district_id or first.district_id, "city_id": CITY_ID,
@@ -344,6 +345,22 @@ def open_joint_matter(session, whistle_ids, *, actor: str | None, level: str = "
                   detail={"joint_no": joint.joint_no, "whistle_ids": data["whistle_ids"]})
     session.flush()
     return joint
+
+
+def _check_suggestions(session, level: str, district_id: str | None, lead, cooperating) -> None:
+    """R5/R6: the suggested departments are of the coordinating level (the district's own, or the city's)."""
+    from .dispatch_scope import out_of_scope
+    unit = org_unit_id(level, district_id)
+    wrong = out_of_scope(session, [lead, *normalise_ids(cooperating)] if lead else normalise_ids(cooperating),
+                         level=level, unit_id=unit)
+    if wrong:
+        where = "本区的区直部门和企事业单位" if level == "district" else "市直部门和企事业单位"
+        raise JointError(f"{level_name(level)}共性问题只能由{where}办理（R5/R6），不能选择："
+                         + "、".join(unit_name(session, d) for d in wrong))
+
+
+def level_name(level: str) -> str:
+    return "市级" if level == "city" else "区级"
 
 
 def link_whistle(session, joint_key, whistle_id, *, actor: str | None, note: str | None = None,
@@ -550,3 +567,126 @@ def deliver_pending(session, joint, data: dict | None = None, *, actor=None, at=
         sent += 1
     session.flush()
     return sent
+
+
+# -- cancelling: the linked whistles are released --------------------------------------------
+
+CANCELLED = "cancelled"
+
+
+def joint_of_instance(session, instance_id: int | None) -> JointMatter | None:
+    """The joint matter whose `joint_matter` instance is `instance_id` (None for other instances)."""
+    if instance_id is None:
+        return None
+    return session.scalar(select(JointMatter).where(JointMatter.instance_id == instance_id))
+
+
+def cancel(session, joint_key, *, actor: str | None, reason: str, at: datetime | None = None) -> list[int]:
+    """Cancel a joint matter that is not closed: its instance ends (its tasks leave every inbox) and
+    every linked whistle is released back to its street with the reason (R14: nothing waits for
+    ever). The caller checks who may do it. Returns the ids of the whistles released."""
+    from engine import admin
+    from engine.errors import EngineError
+    if not (reason or "").strip():
+        raise JointError("请说明撤销原因")
+    at = at or now()
+    joint = _require_joint(session, joint_key)
+    if joint.status in ("closed", CANCELLED):
+        raise JointError(f"共性问题 {joint.joint_no} 已{'办结' if joint.status == 'closed' else '撤销'}，不能撤销")
+    if joint.instance_id is not None:
+        from engine.models import Instance
+        instance = session.get(Instance, joint.instance_id)
+        if instance is not None and instance.status not in admin.ENDED:
+            try:
+                admin.cancel(session, instance.id, reason=reason.strip(), actor=actor)
+            except EngineError as exc:
+                raise JointError(f"共性问题 {joint.joint_no} 的流程不能取消：{exc}") from exc
+    return release(session, joint, actor=actor, reason=reason, at=at)
+
+
+def release(session, joint: JointMatter, *, actor: str | None, reason: str, at: datetime | None = None) -> list[int]:
+    """Mark a joint matter cancelled and send each linked whistle back to its street review
+    (message `joint_matter_unlinked`, the reason on its timeline, its street notified). The task
+    orders of the joint dispatch stay on record; the whistle no longer counts as dispatched.
+    Returns the ids of the whistles released."""
+    from engine import runtime
+    at = at or now()
+    reason = (reason or "").strip() or "共性问题已撤销"
+    joint.status, joint.closed_at, joint.outcome = CANCELLED, at, None
+    released = []
+    for link in active_links(session, joint):
+        whistle = session.get(Whistle, link.whistle_id)
+        link.unlinked_at, link.unlinked_by = at, actor
+        link.unlink_reason = f"共性问题撤销：{reason}"
+        if whistle is None or whistle.closed_at is not None:
+            continue
+        whistle.joint_id = None
+        if whistle.task_order_no and whistle.task_order_no.startswith(f"{joint.task_order_no}-"):
+            whistle.task_order_no = whistle.dispatched_at = whistle.report_due = whistle.complete_due = None
+            whistle.lead_department_id, whistle.cooperating_department_ids = None, []
+        if _waiting_message(session, whistle, UNLINKED_MESSAGE):
+            runtime.send_message(session, whistle.instance_id, UNLINKED_MESSAGE,
+                                 {"joint_id": joint.joint_no, "reason": link.unlink_reason},
+                                 correlations={CORRELATION_KEY: {"joint_id": joint.joint_no}}, actor=actor, now=at)
+        record_stage(session, whistle, "street_review", actor=actor, at=at,
+                     text=f"共性问题 {joint.joint_no} 已撤销：{reason}。事项退回街道重新审核。",
+                     reply="您反映的问题不再与其他社区的问题合并办理，已退回街道重新审核。")
+        if whistle.street_id:
+            notify(session, whistle.street_id, "joint_cancelled", at=at, whistle_id=whistle.id,
+                   text=f"共性问题 {joint.joint_no}“{joint.title}”已撤销（{reason}），"
+                        f"事项 {whistle.whistle_no} 退回街道审核，请重新审核。")
+        released.append(whistle.id)
+    _audit_joint(session, joint, "joint_cancel", actor, {"reason": reason, "released_whistle_ids": released})
+    session.flush()
+    return released
+
+
+# -- repair of joint matters started before their tasks named the org department --------------
+
+def orphan_tasks(session) -> list:
+    """Ready tasks of open joint matters that no officer's inbox can show: no unit, or a unit
+    that no active officer of the task's role belongs to."""
+    from engine.models import InboxTask, Instance
+    from .models import Officer
+    officer_exists = (select(Officer.id).where(Officer.role == InboxTask.role, Officer.unit_id == InboxTask.unit_id,
+                                               Officer.active.is_(True)).correlate(InboxTask).exists())
+    stmt = (select(InboxTask).join(Instance, Instance.id == InboxTask.instance_id)
+            .join(JointMatter, JointMatter.instance_id == Instance.id)
+            .where(Instance.process_id == PROCESS_ID, Instance.status.in_(("running", "waiting", "suspended")),
+                   ~officer_exists)
+            .order_by(InboxTask.instance_id, InboxTask.id))
+    return list(session.scalars(stmt))
+
+
+def repair(session, *, actor: str | None = "system", at: datetime | None = None) -> dict:
+    """Make every task of a joint matter reach its unit, and release the whistles of joint matters
+    whose instance was cancelled: the instance data gets `org_unit_id` (the org department of its
+    current level) through an audited suspend / edit / resume; a joint matter whose instance was
+    cancelled (e.g. by an administrator) releases its whistles. → {repaired: [joint_no], released: [joint_no]}."""
+    from engine import admin, runtime
+    from engine.models import Instance
+    at = at or now()
+    repaired, released = [], []
+    for instance_id in dict.fromkeys(t.instance_id for t in orphan_tasks(session)):
+        joint = joint_of_instance(session, instance_id)
+        instance = session.get(Instance, instance_id)
+        data = runtime.instance_data(session, instance)
+        level = data.get("level") if data.get("level") in LEVELS else joint.level
+        unit = org_unit_id(level, data.get("district_id") or joint.district_id)
+        if data.get("org_unit_id") == unit:
+            continue   # its unit is known; the unit has no officer yet (a directory matter)
+        why = f"R14：共性问题 {joint.joint_no} 的组织部任务须由{unit_name(session, unit)}办理（补全 org_unit_id）"
+        was_suspended = instance.status == "suspended"
+        if not was_suspended:
+            admin.suspend(session, instance_id, reason=why, actor=actor)
+        admin.edit_data(session, instance_id, {"org_unit_id": unit}, reason=why, actor=actor)
+        if not was_suspended:
+            admin.resume(session, instance_id, reason=why, actor=actor)
+        repaired.append(joint.joint_no)
+    stmt = (select(JointMatter).join(Instance, Instance.id == JointMatter.instance_id)
+            .where(JointMatter.status.in_(("open", "dispatched")), Instance.status == "cancelled"))
+    for joint in list(session.scalars(stmt)):
+        release(session, joint, actor=actor, reason="共性问题的流程已被取消", at=at)
+        released.append(joint.joint_no)
+    session.flush()
+    return {"repaired": repaired, "released": released}

@@ -19,6 +19,7 @@ from engine.models import AuditEvent, Deployment, InboxTask, Instance, TZDateTim
 from .calendar import parse_datetime
 from .consultations import record_consultation_answer
 from .directory import ancestor_of_kind, get_unit
+from .dispatch_scope import scope_form
 from .evaluations import record_evaluation
 from .models import Consultation, Officer, TaskOrder, Unit, Whistle, WhistleEvent
 from .register import record_event, record_reply, record_stage
@@ -205,8 +206,10 @@ def instance_tasks(session, instance_id: int) -> list[TaskItem]:
 
 
 def task_form(session, task: InboxTask) -> dict | None:
+    """The task's form, its directory choices resolved; an org department's department fields
+    list only the departments of its level (R5/R6, governance.dispatch_scope)."""
     instance = session.get(Instance, task.instance_id)
-    return runtime.form_schema(session, instance, task.form)
+    return scope_form(session, runtime.form_schema(session, instance, task.form), task.role, task.unit_id)
 
 
 def task_values(session, task: InboxTask, schema: dict | None = None) -> dict:
@@ -280,7 +283,7 @@ def complete_task(session, officer, task_id: str, data: dict) -> Instance:
     task, whistle = task_for(session, officer, task_id)
     context = task_context(session, task)
     instance = session.get(Instance, task.instance_id)
-    runtime.validate_form(runtime.form_schema(session, instance, task.form), data)
+    runtime.validate_form(task_form(session, task), data)
     stage_before = whistle.stage if whistle is not None else None
     _hooks(session, officer, task, whistle, context, data)
     session.flush()

@@ -239,6 +239,42 @@ class World:
             self.complete(username, item.id, {"grade": grade, "timeliness": grade, "plan": grade, "result": grade,
                                               "attitude": grade, "opinion": f"{dept} 评价意见"}, at=at)
 
+    # -- joint matters (R14): their tasks belong to the joint_matter instance, not to one whistle --
+
+    def open_joint(self, whistles, *, at: datetime, actor: str = "zzb-hs", level: str = "district", **options):
+        """R14: `actor` opens a joint matter from `whistles` (each waiting in its street review), as
+        the /joint page does (governance.joint.open_joint_matter) → the JointMatter row."""
+        from governance import joint as joints
+        with write_session(self.factory) as session, frozen_at(at):
+            joint = joints.open_joint_matter(session, [w.id for w in whistles], actor=actor, level=level,
+                                             at=at, **options)
+            session.flush()
+            session.expunge(joint)
+        return joint
+
+    def joint_inbox(self, username: str, joint, *, at: datetime | None = None) -> list:
+        """The TaskItems of `joint`'s instance in `username`'s inbox."""
+        officer = self.officer(username)
+        with self.factory() as session, frozen_at(at):
+            items = [i for t in {r.task for r in self._joint_rows(session, joint)}
+                     for i in workspace.inbox(session, officer, task=t, per_page=200).items]
+        return [i for i in items if i.instance_id == joint.instance_id]
+
+    def joint_ready(self, joint) -> list[tuple[str, str | None, str | None]]:
+        """(task, role, unit) of the joint matter's ready tasks, sorted."""
+        with self.factory() as session:
+            return sorted((t.task, t.role, t.unit_id) for t in self._joint_rows(session, joint))
+
+    def act_joint(self, username: str, task: str, data: dict, joint, *, at: datetime):
+        """`username` completes their ready `task` of joint matter `joint` (found in their inbox)."""
+        found = [i for i in self.joint_inbox(username, joint, at=at) if i.task == task]
+        assert found, f"{username} has no ready {task!r} of joint matter {joint.joint_no}; ready: {self.joint_ready(joint)}"
+        return self.complete(username, found[0].id, data, at=at)
+
+    @staticmethod
+    def _joint_rows(session, joint) -> list:
+        return list(session.scalars(select(InboxTask).where(InboxTask.instance_id == joint.instance_id)))
+
 
 REPORT = {"leader_name": "王分管", "leader_phone": "13855551234", "contact_name": "李联络",
           "contact_phone": "0555-2345678", "work_plan": "一周内现场勘查，两周内完成整改。"}

@@ -12,7 +12,8 @@ from sqlalchemy import and_, select, true
 from engine.errors import EngineError
 from engine.models import InboxTask
 from governance import joint as J
-from governance.directory import departments, unit_name
+from governance.directory import CITY_ID, departments, unit_name
+from governance.dispatch_scope import dispatchable, out_of_scope
 from governance.joint_assessment_models import JointLink, JointMatter
 from governance.models import Whistle
 from governance.register import STAGES
@@ -23,7 +24,7 @@ from ..i18n import engine_error_message
 bp = Blueprint("joint", __name__)
 
 ROLES = ("street", "district_org", "city_org", "admin")
-STATUS_NAMES = {"open": "待派单", "dispatched": "已派单，部门办理中", "closed": "已办结"}
+STATUS_NAMES = {"open": "待派单", "dispatched": "已派单，部门办理中", "closed": "已办结", "cancelled": "已撤销"}
 LEVEL_NAMES = {"district": "区级（区委组织部统筹）", "city": "市级（市委组织部统筹）"}
 PERIODS = {"P1M": "1 个月", "P3M": "3 个月", "P6M": "6 个月", "P1Y": "1 年"}
 MAX_SEEDS = 60
@@ -84,12 +85,13 @@ def visible_joints(session, limit: int = 100) -> list[JointMatter]:
     role, unit = current_user.role, current_user.unit_id
     if role in ("city_org", "admin"):
         return J.list_joints(session, limit=limit)
-    stmt = (select(JointMatter).join(JointLink, JointLink.joint_id == JointMatter.id)
-            .join(Whistle, Whistle.id == JointLink.whistle_id).where(_scope()).distinct())
+    # ids first: DISTINCT over the whole row would compare its JSON column (PostgreSQL cannot)
+    mine = (select(JointLink.joint_id).join(Whistle, Whistle.id == JointLink.whistle_id)
+            .where(_scope()).scalar_subquery())
+    where = JointMatter.id.in_(mine)
     if role == "district_org":
-        stmt = select(JointMatter).where((JointMatter.district_id == unit) | JointMatter.id.in_(
-            stmt.with_only_columns(JointMatter.id).scalar_subquery()))
-    return list(session.scalars(stmt.order_by(JointMatter.id.desc()).limit(limit)))
+        where = (JointMatter.district_id == unit) | where
+    return list(session.scalars(select(JointMatter).where(where).order_by(JointMatter.id.desc()).limit(limit)))
 
 
 def _page(session, form: dict | None = None, errors: dict | None = None, status: int = 200):
@@ -98,9 +100,10 @@ def _page(session, form: dict | None = None, errors: dict | None = None, status:
     selected = {int(x) for x in (form or {}).get("whistle_ids", []) if str(x).isdigit()}
     if not form and request.args.get("select"):
         selected = {int(x) for x in request.args["select"].split(",") if x.isdigit()}
+    # R5/R6: a district org department suggests only its district's departments
     district = current_user.unit_id if current_user.role == "district_org" else None
-    depts = departments(session, "mas") + (departments(session, district) if district else
-                                           [d for d in departments(session) if d.parent_id != "mas"])
+    depts = (dispatchable(session, "district_org", district) if district else
+             departments(session, CITY_ID) + [d for d in departments(session) if d.parent_id != CITY_ID])
     return render_template("joint/index.html", rows=rows, groups=candidate_groups(session, waiting),
                            joints=visible_joints(session), selected=selected, form=form or {},
                            errors=errors or {}, levels=_levels(), level_names=LEVEL_NAMES, periods=PERIODS,
@@ -146,6 +149,13 @@ def open_matter():
         errors["lead_department_id"] = _("请从列表中选择一个有效的选项。")
     if any(d not in dept_ids for d in form["cooperating_department_ids"]):
         errors["cooperating_department_ids"] = _("请从列表中选择一个有效的选项。")
+    if form["level"] in _levels():
+        scope = _level_scope(session, form["level"], ids)
+        for key in ("lead_department_id", "cooperating_department_ids"):
+            if key not in errors and scope is not None and out_of_scope(session, form[key], level=form["level"],
+                                                                        unit_id=scope):
+                errors[key] = (_("区级共性问题只能由本区的区直部门和企事业单位办理（R5）；市直部门须上报市委组织部统筹（R6）。")
+                               if form["level"] == "district" else _("市级共性问题只能由市直部门和企事业单位办理（R6）。"))
     if form["completion_period"] not in PERIODS:
         errors["completion_period"] = _("请从列表中选择一个有效的选项。")
     if len(form["note"]) > 2000:
@@ -172,6 +182,17 @@ def open_matter():
     return redirect(url_for("joint.show", key=joint_no))
 
 
+def _level_scope(session, level: str, whistle_ids: list[int]) -> str | None:
+    """The unit whose departments may handle a joint matter of `level`: the city, or the district
+    of the chosen whistles (None when they are not of one district: open_joint_matter refuses)."""
+    if level == "city":
+        return CITY_ID
+    if current_user.role == "district_org":
+        return current_user.unit_id
+    districts = set(session.scalars(select(Whistle.district_id).where(Whistle.id.in_(whistle_ids or [0]))))
+    return districts.pop() if len(districts) == 1 else None
+
+
 def _visible_joint(session, key) -> JointMatter:
     _require_role()
     joint = J.get_joint(session, key)
@@ -186,6 +207,14 @@ def _visible_joint(session, key) -> JointMatter:
     if mine is None:
         abort(403)
     return joint
+
+
+def _can_cancel(joint: JointMatter) -> bool:
+    """Administrators, and the org department that coordinates the joint matter, while it is not closed."""
+    if joint.status not in ("open", "dispatched"):
+        return False
+    return current_user.role == "admin" or (current_user.role in ("district_org", "city_org")
+                                            and joint.org_unit_id == current_user.unit_id)
 
 
 def _can_unlink(session, joint: JointMatter, whistle_id: int) -> bool:
@@ -214,7 +243,7 @@ def show(key):
         suggested = {"lead": data.get("lead_department_id"), "coop": data.get("cooperating_department_ids") or [],
                      "period": data.get("completion_period")}
     return render_template("joint/show.html", joint=joint, record=record, tasks=tasks, unlinkable=unlinkable,
-                           suggested=suggested,
+                           suggested=suggested, can_cancel=_can_cancel(joint),
                            status_names=STATUS_NAMES, level_names=LEVEL_NAMES, periods=PERIODS, stages=STAGES,
                            unit_name=lambda u: unit_name(session, u))
 
@@ -248,4 +277,31 @@ def unlink(key):
         flash(engine_error_message(exc), "danger")
         return redirect(url_for("joint.show", key=joint_no))
     flash(_("已将 %(no)s 移出共性问题，事项退回街道重新审核。", no=number), "success")
+    return redirect(url_for("joint.show", key=joint_no))
+
+
+@bp.post("/joint/<key>/cancel")
+@login_required
+def cancel(key):
+    """R14: the coordinating org department cancels a joint matter; its whistles go back to their streets."""
+    session = db()
+    joint = _visible_joint(session, key)
+    joint_no = joint.joint_no
+    if not _can_cancel(joint):
+        abort(403)
+    reason = (request.form.get("reason") or "").strip()[:2000]
+    if not reason:
+        flash(_("请填写撤销原因。"), "danger")
+        return redirect(url_for("joint.show", key=joint_no))
+    session.rollback()
+    try:
+        with write() as tx:
+            released = len(J.cancel(tx, joint_no, actor=current_user.username, reason=reason))
+    except J.JointError as exc:
+        flash(_("未能撤销：%(why)s", why=str(exc)), "danger")
+        return redirect(url_for("joint.show", key=joint_no))
+    except EngineError as exc:
+        flash(engine_error_message(exc), "danger")
+        return redirect(url_for("joint.show", key=joint_no))
+    flash(_("已撤销共性问题 %(no)s，%(n)d 条事项退回街道重新审核。", no=joint_no, n=released), "success")
     return redirect(url_for("joint.show", key=joint_no))

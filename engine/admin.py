@@ -23,13 +23,13 @@ from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.util.diff import SpecDiff, WorkflowDiff, migrate_workflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
-from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
+from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter, SubWorkflowTaskConverter
 from SpiffWorkflow.util.task import TaskState
 
 from . import clock, runtime, serializer
 from .errors import Conflict, EngineError, InstanceNotActive, NotFound, TaskNotReady
 from .models import AuditEvent, InboxTask, Instance, ProcessVersion, Timer
-from .parsing import MergingServiceTask, spec_cache
+from .parsing import DeclaredCallActivity, MergingServiceTask, spec_cache
 
 OPEN = ("running", "waiting", "incident", "suspended")   # not ended
 ENDED = ("completed", "cancelled")
@@ -407,6 +407,7 @@ def edit_data(session: Session, instance_id: int, changes: dict, *, reason: str,
 def _spec_registry():
     config = dict(SPIFF_CONFIG)
     config[MergingServiceTask] = ServiceTaskConverter   # our service task subclass, compared like Spiff's
+    config[DeclaredCallActivity] = SubWorkflowTaskConverter   # our call activity, likewise
     return BpmnWorkflowSerializer.configure(config)
 
 

@@ -26,6 +26,7 @@ from .parsing import NS, EngineParser, UnsafeXML, parse_xml
 from .sandbox import ExpressionError, check_expression, check_timer_expression, compared_values
 
 MAX_FILES = 50
+REQUIRE_CALL_DECLARATIONS = False   # switched on once processes/ declares its call activities' variables
 DMN_NAMESPACES = ("https://www.omg.org/spec/DMN/", "http://www.omg.org/spec/DMN/")
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -57,6 +58,8 @@ class _Checker:
         self.calls: dict[str, set[str]] = {}        # process id -> called process ids
         self.processes: dict[str, str] = {}         # process id -> file name (executable ones)
         self.decisions: set[str] = set()
+        self.declaring: set[str] = set()            # processes with a bpmn:ioSpecification
+        self.call_nodes: list[tuple[str, str, etree._Element]] = []   # (called process, file, node)
         self.called_decisions: list[tuple[str, str, etree._Element]] = []
 
     def add(self, message, element=None, file=None, node=None, line=None, code=None, **params):
@@ -108,6 +111,7 @@ class _Checker:
                 lanes[(ref.text or "").strip()] = lane
         meta = self.task_meta.setdefault(pid, {})
         self.calls.setdefault(pid, set())
+        self.io_specification(proc, file)
         for node in proc.iter():
             if not isinstance(node.tag, str):
                 continue
@@ -130,6 +134,7 @@ class _Checker:
                     self.add("call activity names no process (calledElement)", file=file, node=node)
                 else:
                     self.calls[pid].add(called)
+                    self.call_nodes.append((called, file, node))
             elif tag == "businessRuleTask":
                 decision = node.findtext("bpmn:extensionElements/spiffworkflow:calledDecisionId", namespaces=NS)
                 if not decision:
@@ -145,6 +150,35 @@ class _Checker:
             elif tag == "condition" and etree.QName(node.getparent()).localname == "conditionalEventDefinition":
                 self.expression(node.text, node, file, node.getparent().getparent())
         self.gateways(proc, file, meta)
+
+    # -- call activities pass only what the called process declares --------------------------------
+    def io_specification(self, proc, file):
+        io = proc.find("bpmn:ioSpecification", NS)
+        if io is None:
+            return
+        self.declaring.add(proc.get("id"))
+        for kind, refs in (("dataInput", "bpmn:inputSet/bpmn:dataInputRefs"),
+                           ("dataOutput", "bpmn:outputSet/bpmn:dataOutputRefs")):
+            listed = {(r.text or "").strip() for r in io.iterfind(refs, NS)}
+            for item in io.iterfind(f"bpmn:{kind}", NS):
+                variable = item.get("name") or item.get("id")
+                if not variable.isidentifier():
+                    self.add(f"{kind} {item.get('id')!r}: the variable name {variable!r} is not a data key",
+                             file=file, node=item)
+                elif item.get("id") not in listed:
+                    set_name = "inputSet" if kind == "dataInput" else "outputSet"
+                    self.add(f"{kind} {item.get('id')!r} is not listed in the {set_name}, so it would not be passed",
+                             file=file, node=item)
+
+    def undeclared_calls(self, declaring: set[str]):
+        for called, file, node in self.call_nodes:
+            if called in declaring:
+                continue
+            name = node.get("name") or node.get("id")
+            self.add(f"call activity {name!r} calls process {called!r}, which declares no variables: give "
+                     f"{called!r} a bpmn:ioSpecification with a dataInput for each data key it needs and a "
+                     "dataOutput for each it returns (name = the data key); only those are passed",
+                     file=file, node=node, code="call_undeclared", call=name, called=called)
 
     # -- exclusive gateways: a default flow, or conditions that take every value of the form ------
     def gateways(self, proc, file, meta):
@@ -409,6 +443,8 @@ def check(session: Session, files: dict[str, bytes], forms_dir: Path | None,
     for decision, file, node in checker.called_decisions:
         if decision not in checker.decisions and not any(f.lower().endswith(".dmn") for f in dependencies):
             checker.add(f"decision {decision!r} is not in this deployment", file=file, node=node)
+    if REQUIRE_CALL_DECLARATIONS:
+        checker.undeclared_calls(checker.declaring | _declaring_processes(dependencies))
     cycle = _find_cycle(checker.calls)
     if cycle:
         checker.add("call activities call each other in a cycle: " + " → ".join(cycle), element=cycle[0],
@@ -446,6 +482,18 @@ def _int_or_none(value):
 def _latest_version(session: Session, process_id: str) -> ProcessVersion | None:
     return session.scalars(select(ProcessVersion).where(ProcessVersion.process_id == process_id)
                            .order_by(ProcessVersion.version.desc()).limit(1)).first()
+
+
+def _declaring_processes(texts: dict[str, str]) -> set[str]:
+    """Ids of the processes in these files that have a bpmn:ioSpecification."""
+    found = set()
+    for name, text in texts.items():
+        if name.lower().endswith(".dmn"):
+            continue
+        root = parse_xml(text.encode("utf-8")).getroot()
+        found.update(p.get("id") for p in root.iterfind("bpmn:process", NS)
+                     if p.find("bpmn:ioSpecification", NS) is not None)
+    return found
 
 
 def _calls_of(deployment: Deployment) -> dict[str, set[str]]:

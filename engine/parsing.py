@@ -61,11 +61,14 @@ class MergingServiceTask(ServiceTask):
 
 
 def declared_io(spec) -> tuple[list[str], list[str]] | None:
-    """(inputs, outputs) a process declares in its bpmn:ioSpecification, or None without one."""
+    """(inputs, outputs) a process declares in its bpmn:ioSpecification, or None without one.
+    A variable is named by the dataInput's/dataOutput's `name` (else its id: ids are unique in a
+    file, so a variable that goes in and comes back has two ids and one name)."""
     io = getattr(spec, "io_specification", None)
     if io is None:
         return None
-    return [v.bpmn_id for v in io.data_inputs], [v.bpmn_id for v in io.data_outputs]
+    return ([v.bpmn_name or v.bpmn_id for v in io.data_inputs],
+            [v.bpmn_name or v.bpmn_id for v in io.data_outputs])
 
 
 class DeclaredCallActivity(CallActivity):

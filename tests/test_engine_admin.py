@@ -13,6 +13,7 @@ from engine.errors import InstanceNotActive, TaskNotReady
 from engine.models import InboxTask, Instance, ProcessVersion
 from engine.timers import sweep
 from tests import enginekit as kit
+from tests.test_deploy_call_io import io_spec
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)
 APPROVAL = (kit.DIAGRAMS / "approval.bpmn").read_text()
@@ -458,7 +459,7 @@ def _parent(after_name: str = "After", end: str = "e") -> dict[str, bytes]:
 
 
 def _child(name: str = "inner") -> dict[str, bytes]:
-    body = ('<bpmn:startEvent id="cs"/>' + kit.user_task("inner").replace('name="inner"', f'name="{name}"')
+    body = (io_spec("child", ["team_id"], ["decision"]) + '<bpmn:startEvent id="cs"/>' + kit.user_task("inner").replace('name="inner"', f'name="{name}"')
             + '<bpmn:endEvent id="ce"/>' + kit.flow("c1", "cs", "inner") + kit.flow("c2", "inner", "ce"))
     return {"child.bpmn": kit.bpmn(body, "child")}
 

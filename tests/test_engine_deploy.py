@@ -13,6 +13,7 @@ from engine.errors import DeployRefused
 from engine.models import ProcessVersion
 from tests import enginekit as kit
 from tests.enginekit import bpmn, flow, service_task, user_task
+from tests.test_deploy_call_io import io_spec
 
 
 def refused(factory, files) -> list:
@@ -178,8 +179,8 @@ def test_call_activity_cycles_and_missing_targets_are_refused(session_factory):
 
 
 def test_called_process_deployed_earlier_is_bundled(session_factory):
-    b = bpmn('<bpmn:startEvent id="s"/>' + user_task("inner") + '<bpmn:endEvent id="e"/>'
-             + flow("f1", "s", "inner") + flow("f2", "inner", "e"), process_id="b")
+    b = bpmn(io_spec("b", ["team_id"], ["decision"]) + '<bpmn:startEvent id="s"/>' + user_task("inner")
+             + '<bpmn:endEvent id="e"/>' + flow("f1", "s", "inner") + flow("f2", "inner", "e"), process_id="b")
     kit.deploy_files(session_factory, {"b.bpmn": b})
     a = bpmn('<bpmn:startEvent id="s"/><bpmn:callActivity id="call_b" calledElement="b"/><bpmn:endEvent id="e"/>'
              + flow("f1", "s", "call_b") + flow("f2", "call_b", "e"), process_id="a")

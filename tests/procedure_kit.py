@@ -2,6 +2,11 @@
 through the system's own API (governance.register, governance.workspace, engine.timers), with the
 clock under the test's control, on SQLite and (with TEST_POSTGRES_URL) PostgreSQL.
 
+The officers' path is the tested path: a task is only ever completed by an officer who found it in
+their inbox (`workspace.inbox`, the query of the web inbox and the API), and after every step
+(report, completion, timer sweep) `check_reachable` fails the story on any ready task that no
+officer of exactly one unit of its role can find there ("orphan task").
+
     def test_r02_local(world):
         w = world.report("路灯不亮", at=NOV_2)                        # a grid worker's patrol report
         world.act(f"sq-{w.community_id}", "triage", {...}, w, at=...)  # the community triages
@@ -55,9 +60,47 @@ def world(request, tmp_path_factory):
 
 # -- the story API -------------------------------------------------------------------------------
 
+class OrphanTask(AssertionError):
+    """A ready task that no officer of exactly one unit of its role finds in their inbox."""
+
+
 class World:
     def __init__(self, factory, kind: str):
         self.factory, self.kind = factory, kind
+        self._reachable: set[str] = set()       # ready tasks already found in an officer's inbox
+
+    # the officers' path: after every step, every ready task must reach an officer
+    def check_reachable(self, at: datetime | None = None) -> None:
+        """Every ready task of a running instance is visible to officers of exactly one unit of its
+        role (administrators aside), and listed in such an officer's inbox — the query behind the web
+        inbox and GET /api/v1/tasks. Raises OrphanTask otherwise."""
+        with self.factory() as session, frozen_at(at):
+            rows = session.scalars(select(InboxTask).join(Instance, Instance.id == InboxTask.instance_id)
+                                   .where(Instance.status.in_(runtime.ACTIVE))).all()
+            officers: dict[str, list[Officer]] = {}
+            for task in rows:
+                if task.id in self._reachable:
+                    continue
+                where = f"ready task {task.task!r} ({task.name}) of instance {task.instance_id}, role {task.role!r}, unit {task.unit_id!r}"
+                if task.role not in officers:
+                    officers[task.role] = list(session.scalars(
+                        select(Officer).where(Officer.role == task.role, Officer.active.is_(True))))
+                units = {o.unit_id for o in officers[task.role] if workspace.may_do(o, task)}
+                if len(units) != 1:
+                    raise OrphanTask(f"orphan task: {where} is visible to officers of {len(units)} units {sorted(map(str, units))}")
+                if not any(self._listed(session, o, task) for o in officers[task.role] if o.unit_id in units):
+                    raise OrphanTask(f"orphan task: {where} is in no officer's inbox")
+                self._reachable.add(task.id)
+
+    @staticmethod
+    def _listed(session, officer, task) -> bool:
+        page, pages = 1, 1
+        while page <= pages:
+            listed = workspace.inbox(session, officer, task=task.task, per_page=200, page=page)
+            if any(item.id == task.id for item in listed.items):
+                return True
+            page, pages = page + 1, listed.pages
+        return False
 
     # people
     def officer(self, username: str) -> Officer:
@@ -81,6 +124,7 @@ class World:
                                         source=source, actor=actor)
             session.flush()
             session.expunge(w)
+        self.check_reachable(at)
         return w
 
     # reading
@@ -163,13 +207,16 @@ class World:
             workspace.task_for(session, officer, task_id)
             instance = workspace.complete_task(session, officer, task_id, data)
             assert instance.status != "incident", instance.incident
-            return instance.status
+            status = instance.status
+        self.check_reachable(at)
+        return status
 
     def fire(self, at: datetime):
         """The timer worker's sweep at `at`."""
         with frozen_at(at):
             result = timers.sweep(self.factory, now=at)
         assert not result.incidents, [self.instance_by_id(i).incident for i in result.incidents]
+        self.check_reachable(at)
         return result
 
     def instance_by_id(self, instance_id: int) -> Instance:
@@ -274,6 +321,32 @@ class World:
     @staticmethod
     def _joint_rows(session, joint) -> list:
         return list(session.scalars(select(InboxTask).where(InboxTask.instance_id == joint.instance_id)))
+
+    # -- handling (issue 9: R8 every department reports, R13 the joint consultation) --
+
+    def report_all(self, w, at: datetime, departments=("hs-cgj",), **changes):
+        """R8: each of `departments` reports for duty at the whistle's community at `at`."""
+        for dept in departments:
+            self.report_for_duty(w, at, dept=dept, **changes)
+
+    def consult(self, w, at: datetime, lead="hs-cgj", participants=(), split: str | None = None, **fields):
+        """R13: the lead department records its joint consultation with the cooperating `participants`."""
+        data = {"held_on": at.date().isoformat(), "participant_ids": list(participants),
+                "work_split": split or "\n".join(f"{d}：配合现场整改" for d in participants), **fields}
+        self.act(f"bm-{lead}", "joint_consultation", data, w, at=at)
+
+    def cooperate_all(self, w, at: datetime, departments=()):
+        for dept in departments:
+            self.act(f"bm-{dept}", "cooperate", {"contribution": f"{dept} 已按分工完成"}, w, at=at)
+
+    def to_complete_matter(self, w, dispatched: datetime, *, lead="hs-cgj", cooperating=(), **kw):
+        """Dispatch at `dispatched`; every department reports two days later; with cooperating
+        departments the lead consults them on day 3 and they cooperate on day 4."""
+        self.to_handling(w, dispatched, lead=lead, cooperating=cooperating, **kw)
+        self.report_all(w, dispatched + timedelta(days=2), [lead, *cooperating])
+        if cooperating:
+            self.consult(w, dispatched + timedelta(days=3), lead=lead, participants=cooperating)
+            self.cooperate_all(w, dispatched + timedelta(days=4), cooperating)
 
 
 REPORT = {"leader_name": "王分管", "leader_phone": "13855551234", "contact_name": "李联络",

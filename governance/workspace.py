@@ -110,6 +110,7 @@ class TaskItem:
     due_at: datetime | None
     created_at: datetime
     state: str
+    target_due: datetime | None = None    # R4: the priority table's earlier target (never a deadline)
 
     def as_dict(self) -> dict:
         from .calendar import iso
@@ -117,7 +118,10 @@ class TaskItem:
                 "whistle_id": self.whistle_id, "whistle_no": self.whistle_no, "title": self.title,
                 "category": self.category, "role": self.role, "unit_id": self.unit_id,
                 "assignee": self.assignee, "due_at": iso(self.due_at), "created_at": iso(self.created_at),
-                "deadline_state": self.state}
+                "deadline_state": self.state, "target_due": iso(self.target_due)}
+
+
+_TARGET_TASKS = ("complete_matter", "cooperate")   # the tasks whose deadline is the completion one
 
 
 def _items(session, stmt, now: datetime) -> list[TaskItem]:
@@ -128,7 +132,8 @@ def _items(session, stmt, now: datetime) -> list[TaskItem]:
                      title=whistle.title if whistle else None, category=whistle.category if whistle else None,
                      community_id=whistle.community_id if whistle else None, role=task.role,
                      unit_id=task.unit_id, assignee=task.assignee, due_at=due, created_at=task.created_at,
-                     state=deadline_state(due, now))
+                     state=deadline_state(due, now),
+                     target_due=whistle.target_due if whistle is not None and task.task in _TARGET_TASKS else None)
             for task, whistle, due in session.execute(stmt.add_columns(_due_column()))]
 
 

@@ -8,6 +8,7 @@ from governance.consultations import normalise_ids
 from governance.evaluations import (EvaluationError, record_evaluation, record_survey,
                                     satisfaction_rate)
 from governance.models import GRADES, Evaluation
+from governance.policy_settings import value as setting
 from governance.register import record_event
 
 from ._common import actor_of, now_of, whistle_of
@@ -16,11 +17,14 @@ from ._common import actor_of, now_of, whistle_of
 @handler("survey.record")
 def record(respondents, satisfied, basically_satisfied, dissatisfied, comments: str | None = None,
            ctx: HandlerContext = None) -> dict:
-    """→ {satisfaction_rate}: (satisfied + basically satisfied) / respondents × 100, one decimal."""
+    """→ {satisfaction_rate, rework_threshold}: the rate is (satisfied + basically satisfied) /
+    respondents × 100, one decimal; below the threshold (policy setting `rework_threshold`, a
+    local choice read now, R12) the matter goes back for rework (while `rework_limit` allows)."""
+    threshold = float(setting(ctx.session if ctx else None, "rework_threshold"))
     whistle = whistle_of(ctx)
     if whistle is None:
         return {"satisfaction_rate": satisfaction_rate(respondents, satisfied, basically_satisfied,
-                                                       dissatisfied)}
+                                                       dissatisfied), "rework_threshold": threshold}
     row = record_survey(ctx.session, whistle, respondents=respondents, satisfied=satisfied,
                         basically_satisfied=basically_satisfied, dissatisfied=dissatisfied,
                         comments=comments, at=now_of(ctx), actor=actor_of(ctx))
@@ -29,7 +33,7 @@ def record(respondents, satisfied, basically_satisfied, dissatisfied, comments: 
     whistle.stage = "evaluation"
     record_event(ctx.session, whistle, "stage", actor=actor_of(ctx), stage="evaluation", at=now_of(ctx),
                  text="进入“一哨一考核”阶段")
-    return {"satisfaction_rate": row.rate}
+    return {"satisfaction_rate": row.rate, "rework_threshold": threshold}
 
 
 @handler("evaluation.record")

@@ -44,12 +44,12 @@ def test_r12_invalid_survey_counts_are_refused(counts):
 def test_r12_survey_handler_records_on_the_register(session, whistle):
     out = get_handler("survey.record")(respondents=20, satisfied=15, basically_satisfied=4, dissatisfied=1,
                                        comments="整治效果明显", ctx=make_ctx(session, {"whistle_id": whistle.id}))
-    assert out == {"satisfaction_rate": 95.0}
+    assert out == {"satisfaction_rate": 95.0, "rework_threshold": 60.0}
     assert whistle.satisfaction_rate == 95.0
     assert session.scalars(select(Survey)).one().comments == "整治效果明显"
     assert "95.0%" in register.public_timeline(session, whistle)[-1]["reply"]
     assert get_handler("survey.record")(respondents=3, satisfied=1, basically_satisfied=1, dissatisfied=1,
-                                        ctx=make_ctx(session, {})) == {"satisfaction_rate": 66.7}
+                                        ctx=make_ctx(session, {})) == {"satisfaction_rate": 66.7, "rework_threshold": 60.0}
 
 
 def test_r16_evaluation_stores_grades_with_the_departments_facts(session, whistle):

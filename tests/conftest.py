@@ -14,6 +14,21 @@ from engine.db import Base, make_engine, make_sessionmaker
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL")
 REQUIRE_PG = os.environ.get("WHISTLE_REQUIRE_POSTGRES") == "1"
+# the wall clock the whole run pretends (ISO 8601 with offset), to prove that no test depends on
+# today's date: WHISTLE_TEST_WALL_CLOCK=2027-01-01T00:30+08:00 make test
+WALL_CLOCK = os.environ.get("WHISTLE_TEST_WALL_CLOCK")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def wall_clock():
+    """The run's wall clock: the real one, or WHISTLE_TEST_WALL_CLOCK (ticking from there)."""
+    if not WALL_CLOCK:
+        yield None
+        return
+    import time_machine
+    from datetime import datetime
+    with time_machine.travel(datetime.fromisoformat(WALL_CLOCK), tick=True) as traveller:
+        yield traveller
 
 
 def _import_all_models():

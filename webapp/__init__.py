@@ -103,6 +103,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(open311.bp)
     from .views import calendar_admin
     app.register_blueprint(calendar_admin.bp)
+    from .views import policy_settings
+    app.register_blueprint(policy_settings.bp)
 
 
 def _template_helpers(app: Flask) -> None:

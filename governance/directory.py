@@ -27,11 +27,18 @@ PARENT_KINDS: dict[str, tuple[str, ...]] = {
 KIND_NAMES = {"city": "市", "district": "区", "street": "街道/乡镇", "community": "社区",
               "department": "部门", "enterprise": "企事业单位"}
 
-# whistle categories (哨种 / 事项类别) departments declare they serve
+# whistle categories (哨种 / 事项类别) departments declare they serve: the ONE list of intake, street
+# review, Open311 services, search and the figures
 CATEGORIES: tuple[str, ...] = (
     "安全", "明灯", "助残", "文化", "需求", "市容环境", "交通出行", "水电气", "道路设施",
-    "教育", "卫生健康", "社会保障", "市场秩序", "生态环境", "规划建设", "通信", "治安",
+    "教育", "卫生健康", "社会保障", "市场秩序", "生态环境", "规划建设", "通信", "治安", "其他",
 )
+
+
+def category_choices() -> list[dict]:
+    """CATEGORIES as form choices ([{const, title}]): the one list of intake, street review
+    (`"x-choices": "categories"` in a form), Open311 services and the figures."""
+    return [{"const": c, "title": c} for c in CATEGORIES]
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,49}$")
 

@@ -15,7 +15,7 @@ import jsonschema
 
 from engine import runtime
 
-from .directory import units
+from .directory import category_choices, units
 from .models import DEPARTMENT_KINDS
 
 # x-directory value -> unit kinds offered
@@ -50,6 +50,8 @@ def resolve_form(schema: dict, session) -> dict:
                 # an empty oneOf would refuse every value; leave the field open when the directory is empty
                 if choices:
                     node["oneOf"] = [dict(c) for c in choices]
+            if node.get("x-choices") == "categories" and "oneOf" not in node and "enum" not in node:
+                node["oneOf"] = category_choices()      # the one category list (governance.directory)
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):

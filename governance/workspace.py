@@ -461,16 +461,23 @@ def search_whistles(session, officer, *, q: str | None = None, category: str | N
 
 def timeline(session, whistle: Whistle) -> list[dict]:
     """Register events and engine audit events of the whistle's instance, oldest first:
-    {at, source: register|engine, kind, actor, stage, task, text, reply, detail}."""
-    out = [{"at": e.at, "source": "register", "kind": e.kind, "actor": e.actor, "stage": e.stage,
-            "task": None, "text": e.text, "reply": e.reply, "detail": None, "order": (0, e.id)}
+    {at, source: register|engine, kind, actor, who: {name, unit_id, unit_name} | None, stage, task,
+    task_id, text, reply, detail, written: [{field, title, title_en, text}]}. `written` holds
+    what the officer wrote in the form of a completed task (its free texts, as submitted)."""
+    from .handoffs import Forms, People
+    people = People(session)
+    out = [{"at": e.at, "source": "register", "kind": e.kind, "actor": e.actor, "who": people(e.actor),
+            "stage": e.stage, "task": None, "task_id": None, "text": e.text, "reply": e.reply, "detail": None,
+            "written": [], "order": (0, e.id)}
            for e in session.scalars(select(WhistleEvent).where(WhistleEvent.whistle_id == whistle.id))]
     if whistle.instance_id:
         names = _task_names(session, whistle.instance_id)
+        forms = Forms(session, whistle.instance_id)
         for a in session.scalars(select(AuditEvent).where(AuditEvent.instance_id == whistle.instance_id)):
-            out.append({"at": a.at, "source": "engine", "kind": a.action, "actor": a.actor, "stage": None,
-                        "task": names.get(a.task, a.task), "text": a.reason, "reply": None, "detail": a.detail,
-                        "order": (1, a.id)})
+            written = forms.written(a.task, (a.detail or {}).get("data")) if a.action == "complete" else []
+            out.append({"at": a.at, "source": "engine", "kind": a.action, "actor": a.actor, "who": people(a.actor),
+                        "stage": None, "task": names.get(a.task, a.task), "task_id": a.task, "text": a.reason,
+                        "reply": None, "detail": a.detail, "written": written, "order": (1, a.id)})
     out.sort(key=lambda e: (e["at"], e["order"]))
     for e in out:
         e.pop("order")

@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from engine.errors import EngineError, FormInvalid, IncidentRaised, TaskNotReady
-from governance import forms, workspace
+from governance import forms, handoffs, workspace
 from governance.directory import CATEGORIES
 from governance.register import RegisterError, report_whistle, whistle_record
 
@@ -281,12 +281,13 @@ def complete_task(task_id):
             instance = workspace.complete_task(tx, user, task_id, data)
             status = instance.status
             next_tasks = workspace.next_tasks(tx, instance.id)
+            handed_to = handoffs.whereabouts(tx, instance.id)   # where it went, who holds it now
     except EngineError as exc:
         raise _engine_error(exc) from None
     except ValueError as exc:   # a governance hook refused the values; nothing was stored
         raise ApiError(422, "invalid", str(exc), [{"field": "", "message": str(exc)}]) from None
     body = dict(task_id=task_id, whistle_id=whistle.id if whistle else None, instance_id=task.instance_id,
-                status=status, next_tasks=next_tasks)
+                status=status, next_tasks=next_tasks, handed_to=handed_to)
     if status == "incident":  # the submission is kept; the procedure continues once an admin retries
         return jsonify(**body, message=engine_error_message(IncidentRaised("incident"))), 202
     return jsonify(body)

@@ -52,7 +52,13 @@ def _widget(prop: dict, choices: list | None) -> str:
 def display_schema(schema: dict | None) -> dict | None:
     """The form with its labels, help and choice titles in the current language (the
     `x-title-en`/`x-description-en` texts in English, falling back to the Chinese ones)."""
-    return forms.localized(schema, "en" if is_english() else None)
+    shown = forms.localized(schema, "en" if is_english() else None)
+    if is_english() and shown:
+        from .terms import term
+        for prop in (shown.get("properties") or {}).values():   # the category list: names from the catalogue
+            if isinstance(prop, dict) and prop.get("x-choices") == "categories":
+                prop["oneOf"] = [{**c, "title": term(c.get("const"))} for c in prop.get("oneOf") or []]
+    return shown
 
 
 def build_fields(schema: dict, values: dict | None = None, errors: dict | None = None,

@@ -63,6 +63,7 @@ SERVICES: dict[str, tuple[str, str, str, str, str]] = {
     "planning": ("规划建设", "规划建设", "违章建筑、小区规划建设问题。", "违建,规划,建设", "事项类别"),
     "telecom": ("通信", "通信", "通信信号、线缆等问题。", "通信,信号,线缆", "事项类别"),
     "public_security": ("治安", "治安", "社会治安相关问题。", "治安,安全,巡逻", "事项类别"),
+    "other": ("其他", "其他", "不属于以上类别的问题。", "其他", "事项类别"),
 }
 CODE_OF_CATEGORY = {v[0]: k for k, v in SERVICES.items()}
 assert set(CODE_OF_CATEGORY) == set(CATEGORIES), "every whistle category needs an Open311 service"

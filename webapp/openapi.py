@@ -102,7 +102,14 @@ SCHEMAS = {
         "data": {"type": "object", "description": "values valid against the task's form"}}},
     "TaskDone": {"type": "object", "required": ["task_id", "instance_id", "status", "next_tasks"], "properties": {
         "task_id": {"type": "string"}, "whistle_id": {"type": ["integer", "null"]}, "instance_id": {"type": "integer"},
-        "status": {"type": "string"}, "next_tasks": {"type": "array", "items": _ref("NextTask")}}},
+        "status": {"type": "string"}, "next_tasks": {"type": "array", "items": _ref("NextTask")},
+        "handed_to": {"type": "object", "required": ["closed", "tasks"],
+                      "description": "where the whistle went and who holds it now: closed, or the tasks "
+                                     "waiting now with their unit names (governance.handoffs.whereabouts)",
+                      "properties": {"closed": {"type": "boolean"}, "stage": NULLABLE_STR, "stage_name": NULLABLE_STR,
+                                     "tasks": {"type": "array", "items": {"type": "object", "properties": {
+                                         "task": {"type": "string"}, "name": NULLABLE_STR, "role": NULLABLE_STR,
+                                         "unit_id": NULLABLE_STR, "unit_name": NULLABLE_STR}}}}}}},
 }
 
 

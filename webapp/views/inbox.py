@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 
 from engine.clock import now
 from engine.errors import EngineError, FormInvalid
-from governance import forms, workspace
+from governance import forms, prefill, workspace
 from governance.directory import CATEGORIES
 
 from ..db import db, write
@@ -34,7 +34,7 @@ def index():
     page = workspace.inbox(db(), current_user, page=_int_arg("page", 1), per_page=20, **filters)
     has_joint = "joint_meeting" in page.counts["by_task"]
     return render_template("inbox.html", page=page, filters=filters, categories=CATEGORIES, now=now(),
-                           has_joint=has_joint)
+                           has_joint=has_joint, proposed_roles=prefill.proposed_roles(db(), page.items))
 
 
 @bp.route("/inbox/joint-meeting", methods=["GET", "POST"])

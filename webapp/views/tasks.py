@@ -7,15 +7,27 @@ from flask_login import current_user, login_required
 
 from engine.clock import now
 from engine.errors import EngineError, FormInvalid, IncidentRaised, TaskNotReady
-from governance import forms, workspace
+from governance import forms, handoffs, prefill, workspace
 from governance.directory import unit_name
 
 from ..db import db, write
 from ..terms import term
 from ..formview import build_fields, display_schema, error_map
-from ..i18n import engine_error_message
+from ..i18n import ROLE_NAMES, engine_error_message
 
 bp = Blueprint("tasks", __name__)
+
+
+def handed_to_text(where: dict) -> str:
+    """Where the whistle went and who holds it now (governance.handoffs.whereabouts), one sentence."""
+    if where["closed"]:
+        return _("事项已办结，流程结束。")
+    if where["tasks"]:
+        holders = "；".join(_("%(task)s（%(unit)s）", task=term(t["name"], t["task"]),
+                              unit=t["unit_name"] or ROLE_NAMES.get(t["role"], t["role"] or ""))
+                           for t in where["tasks"])
+        return _("下一步：%(holders)s。", holders=holders)
+    return _("当前阶段：%(stage)s（等待中，无人待办）。", stage=term(where["stage_name"] or "", where["stage"] or ""))
 
 
 def _load(task_id: str):
@@ -40,7 +52,10 @@ def _render(task, whistle, schema, values, errors, status=200):
     item = workspace.task_item(session, task)
     events = workspace.timeline(session, whistle) if whistle else []
     officers = workspace.assignable_officers(session, current_user, task, whistle)
+    handoff = {"suggestion": prefill.street_suggestion(session, task),
+               "proposed_role": prefill.proposed_roles(session, [task]).get(task.id)}
     return render_template("task.html", task=task, item=item, whistle=whistle, schema=display_schema(schema),
+                           handoff=handoff,
                            fields=fields,
                            errors=errors, events=events, context=context, officers=officers, now=now(),
                            unit_name=lambda u: unit_name(session, u)), status
@@ -54,7 +69,7 @@ def show(task_id):
         return redirect(url_for("inbox.index"))
     task, whistle = found
     schema = workspace.task_form(db(), task)
-    return _render(task, whistle, schema, {}, {})
+    return _render(task, whistle, schema, prefill.initial_values(db(), task, schema), {})
 
 
 @bp.post("/tasks/<task_id>")
@@ -72,6 +87,7 @@ def submit(task_id):
             with write() as tx:
                 instance = workspace.complete_task(tx, current_user, task_id, values)
                 incident = instance.status == "incident"
+                where = handoffs.whereabouts(tx, instance.id)
         except TaskNotReady as exc:
             flash(engine_error_message(exc), "warning")
             return redirect(url_for("inbox.index"))
@@ -90,7 +106,7 @@ def submit(task_id):
                 flash(engine_error_message(IncidentRaised("incident")), "danger")
                 return redirect(url_for("whistles.show", whistle_id=whistle.id) if whistle else url_for("inbox.index"))
             flash(_("已办理“%(name)s”（%(no)s）。", name=term(task.name, task.task),
-                    no=whistle.whistle_no if whistle else task.instance_id), "success")
+                    no=whistle.whistle_no if whistle else task.instance_id) + " " + handed_to_text(where), "success")
             return redirect(url_for("inbox.index"))
     flash(_("表单有误，请按提示修改。"), "danger")
     return _render(task, whistle, schema, values, errors, 422)

@@ -297,6 +297,7 @@ class World:
                                              at=at, **options)
             session.flush()
             session.expunge(joint)
+        self.check_reachable(at)
         return joint
 
     def joint_inbox(self, username: str, joint, *, at: datetime | None = None) -> list:

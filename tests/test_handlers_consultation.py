@@ -101,3 +101,27 @@ def test_r07_consultation_without_register_row(session):
         ("a", "accept"), ("b", "no_reply")]
     with pytest.raises(ConsultationError):
         get_handler("consultation.open")(department_ids=["a"], level="province", ctx=make_ctx(session, {}))
+
+
+def test_r07_r19_a_lapsed_round_notifies_the_org_department_once(session, whistle):
+    out = get_handler("consultation.open")(department_ids=["ys-zjj", "ys-cgj"], level="district",
+                                           ctx=make_ctx(session, {"whistle_id": whistle.id}))
+    record_consultation_answer(session, whistle.id, "ys-zjj", "accept")
+    lapsed = get_handler("consultation.lapsed")
+    later = make_ctx(session, {"whistle_id": whistle.id, **out}, NOW + timedelta(days=12))
+    assert lapsed(ctx=later) == {"consultation_lapsed": ["ys-cgj"]}
+    assert lapsed(ctx=later) == {"consultation_lapsed": []}            # once per round
+    [notice] = session.scalars(select(Notice).where(Notice.kind == "consultation_lapsed")).all()
+    assert notice.unit_id == "ys" and "征求意见逾期" in notice.text
+    # without a register row (a joint matter's dispatch): the org department named in the data
+    data = {"consult_department_ids": ["ys-zjj", "ys-cgj"], "consultation_replies": {"0": "accept"},
+            "org_unit_id": "ys", "consultation_due": out["consultation_due"]}
+    assert lapsed(ctx=make_ctx(session, data, NOW + timedelta(days=12))) == {"consultation_lapsed": ["ys-cgj"]}
+
+
+def test_r07_the_reply_window_is_a_policy_setting(session, whistle):
+    from governance import policy_settings
+    policy_settings.save(session, {"consultation_reply_days": "5"}, actor="policy", at=NOW)
+    out = get_handler("consultation.open")(department_ids=["ys-zjj"], level="district",
+                                           ctx=make_ctx(session, {"whistle_id": whistle.id}))
+    assert out["consultation_due"] == _expected_due(date(2026, 9, 30), 5)

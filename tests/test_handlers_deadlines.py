@@ -69,3 +69,30 @@ def test_r11_extension_without_register_row(session):
                                          ctx=make_ctx(session, {"complete_due": "2026-12-01T10:00:00+08:00",
                                                                 "extension_count": 1}))
     assert out == {"complete_due": "2026-12-31T17:00:00+08:00", "extension_count": 2}
+
+
+def test_r19_step_deadline_in_working_days_from_the_settings(session, whistle):
+    step = get_handler("deadline.step")
+    # Wednesday 30 September + 1 working day skips the National Day holiday (1–7 October)
+    assert step(step="triage", ctx=make_ctx(session, {"whistle_id": whistle.id})) == \
+        {"triage_due": "2026-10-08T17:30:00+08:00"}
+    assert step(step="confirm_dispatch", ctx=make_ctx(session, {})) == \
+        {"confirm_dispatch_due": "2026-10-09T17:30:00+08:00"}
+    assert step(step="propose", ctx=make_ctx(session, {})) == \
+        {"propose_due": "2026-10-10T17:30:00+08:00"}              # the make-up Saturday counts
+    with pytest.raises(ValueError):
+        step(step="evaluate_department", ctx=make_ctx(session, {}))
+
+
+def test_r19_missed_step_flagged_and_notified_once(session, whistle):
+    overdue = get_handler("deadline.step_overdue")
+    data = {"whistle_id": whistle.id, "street_review_due": "2026-10-09T17:30:00+08:00"}
+    early = make_ctx(session, data, datetime(2026, 10, 9, 17, 0, tzinfo=TZ))
+    overdue(step="street_review", ctx=early)
+    assert session.scalars(select(Notice).where(Notice.kind == "step_overdue")).all() == []   # a stale timer
+    late = make_ctx(session, data, datetime(2026, 10, 9, 17, 31, tzinfo=TZ))
+    assert overdue(step="street_review", ctx=late) == {"street_review_overdue": True}
+    overdue(step="street_review", ctx=late)
+    notices = session.scalars(select(Notice).where(Notice.kind == "step_overdue").order_by(Notice.unit_id)).all()
+    assert [n.unit_id for n in notices] == ["hs", "hs-jfl"]           # the street and its district's org department
+    assert "街道审核逾期" in notices[0].text and "2026-10-09 17:30" in notices[0].text

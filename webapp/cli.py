@@ -90,6 +90,13 @@ def init(demo: bool):
         row = schedule_current_year(session, actor="system")
         if row is not None:
             click.echo(f"annual assessment of {row.year} scheduled (R17: starts after the year ends)")
+    from governance.joint import repair as repair_joint_matters
+    with write_session(factory) as session:
+        fixed = repair_joint_matters(session, actor="system")
+    for joint_no in fixed["repaired"]:
+        click.echo(f"joint matter {joint_no}: its org department's tasks now reach that department (R14)")
+    for joint_no in fixed["released"]:
+        click.echo(f"joint matter {joint_no} was cancelled: its whistles went back to their streets (R14)")
 
 
 @main.command("deploy")

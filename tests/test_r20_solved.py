@@ -97,3 +97,28 @@ def test_r20_solved_counts_only_resolved_closures(world):
     delta = {k: after[k] - before[k] for k in FIGURES}
     assert delta == {"reported": 6, "closed": 6, "solved": 3, "cannot_solve": 1, "closed_at_meeting": 1,
                      "long_term": 1, "open": 0}
+
+
+def test_r20_the_whistle_page_shows_how_it_was_closed(world):
+    """The outcome recorded at the close is on the whistle page, in the reader's language."""
+    from tests.webkit import logged_in, make_app
+    day = local(2026, 11, 3, 9)
+    w = world.report("楼道灯坏", at=day, community_id="ys-am-sq2", category="明灯")
+    world.act(f"sq-{w.community_id}", "triage", {"route": "street", "reply": "报街道。"}, w, at=day + timedelta(hours=1))
+    world.act(f"jd-{w.street_id}", "street_coordinate",
+              {"outcome": "resolved", "result": "已修", "reply": "已修好。"}, w, at=day + timedelta(hours=2))
+    app = make_app(str(world.factory.kw["bind"].url.render_as_string(hide_password=False)), _tmp(world))
+    try:
+        client = logged_in(app, f"sq-{w.community_id}")
+        body = client.get(f"/whistles/{w.id}").get_data(as_text=True)
+        assert 'data-outcome="resolved_by_street"' in body and "街道协调解决" in body
+        english = client.get(f"/whistles/{w.id}?lang=en").get_data(as_text=True)
+        assert "Outcome" in english and "Street coordination" in english
+    finally:
+        app.extensions["sessions"].kw["bind"].dispose()
+
+
+def _tmp(world):
+    import tempfile
+    from pathlib import Path
+    return Path(tempfile.mkdtemp(prefix="r20-page-"))

@@ -400,3 +400,30 @@ def test_openapi_documents_the_stats_endpoint(site):
     assert "Stats" in doc["components"]["schemas"] and "StatsRow" in doc["components"]["schemas"]
     bad = app.test_client().get("/api/v1/stats?from=yesterday", headers=api_token(app, "zzb-mas"))
     assert bad.status_code == 422 and bad.get_json()["error"]["code"] == "invalid"
+
+
+def test_r20_dashboard_and_public_summary_define_every_figure(site):
+    """Each figure carries a short definition next to it (Chinese, English from the catalogue);
+    'solved' says it counts only resolved closures, and the closures counted apart are shown."""
+    from webapp.views.reports import FIGURE_DEFINITIONS
+    app, factory = site
+    with factory() as session:
+        expected = stats(session, year=2026)
+    assert expected["totals"]["closed"] > expected["totals"]["solved"]       # closures that are not solutions
+    client = logged_in(app, "zzb-mas")
+    for lang, solved_words in (("zh", "以解决办结的事项"), ("en", "Matters closed as resolved")):
+        doc = lhtml.fromstring(client.get(f"/dashboard?year=2026&lang={lang}").get_data(as_text=True))
+        defined = {el.get("data-testid")[7:]: el.text_content().strip()
+                   for el in doc.xpath('//*[starts-with(@data-testid, "define-")]')}
+        shown = {el.get("data-testid")[6:] for el in doc.xpath('//*[starts-with(@data-testid, "total-")]')} | \
+                {el.get("data-testid")[5:] for el in doc.xpath('//*[starts-with(@data-testid, "rate-")]')}
+        assert shown <= set(defined) and all(defined.values()), lang
+        assert solved_words in defined["solved"], lang
+        public = lhtml.fromstring(app.test_client().get(f"/public/summary?year=2026&lang={lang}").get_data(as_text=True))
+        value = lambda key: public.xpath(f'//*[@data-testid="public-{key}"]')[0].text_content().strip()  # noqa: E731
+        for key in ("solved", "cannot_solve", "closed_at_meeting", "long_term"):
+            assert value(key) == str(expected["totals"][key]), (lang, key)
+            assert public.xpath(f'//*[@data-testid="define-{key}"]')[0].text_content().strip(), (lang, key)
+        assert solved_words in public.xpath('//*[@data-testid="define-solved"]')[0].text_content()
+    assert set(FIGURE_DEFINITIONS) >= {"reported", "solved", "cannot_solve", "closed_at_meeting", "long_term",
+                                       "closed", "open", "overdue", "departments_reported", "satisfaction"}

@@ -92,6 +92,9 @@ DEPLOY_MESSAGES = {
     "gateway_unanalysable": _l("排他网关“%(gateway)s”没有默认流，且其条件无法与表单的取值核对（只识别同一数据项的 "
                                "key == '值'、key in (…) 及其 or 组合）：请设置默认流。"),
     "gateway_open_key": _l("排他网关“%(gateway)s”没有默认流，且它之前没有表单为“%(key)s”规定固定的取值：请设置默认流。"),
+    "call_undeclared": _l("调用活动“%(call)s”调用的流程 %(called)s 没有声明传递的变量：请在 %(called)s 中用 "
+                          "bpmn:ioSpecification 为需要传入的每个数据项声明 dataInput、为返回的每个数据项声明 "
+                          "dataOutput（name 为数据项名）；只有声明的变量会被传递。"),
 }
 
 

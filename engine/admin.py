@@ -1,5 +1,7 @@
 """Administrators' tools: find instances, look inside one, and act on it (suspend, resume, cancel,
-retry, fire a timer now, reassign a task, edit data, migrate to a newer version).
+retry, fire a timer now, reassign a task, edit data, migrate to a newer version), and repair an
+incident raised by submitted data: correct the stored submission (then retry), or hand the task
+back to its officers with a reason.
 
 Every function takes a session and works inside the caller's transaction (the caller commits).
 Every action is one audited step that requires a reason: an empty reason is refused with
@@ -311,6 +313,78 @@ def retry(session: Session, instance_id: int, *, reason: str, actor: str | None 
     """Run the action that raised the incident again (after the cause was fixed)."""
     reason = _reason(reason)
     return runtime.retry(session, instance_id, actor=actor, reason=reason, now=now)
+
+
+def _data_incident(session: Session, instance_id: int) -> tuple[Instance, dict]:
+    """An instance whose incident was raised by completing a user task (the submitted data is
+    stored with it), locked; and that incident's action."""
+    instance = _open_instance(session, instance_id, ("incident",), "repaired (it has no incident)")
+    action = (instance.incident or {}).get("action") or {}
+    if action.get("kind") != "complete" or not isinstance(action.get("data"), dict):
+        raise Conflict(f"the incident of instance {instance_id} was not raised by a submitted form")
+    return instance, action
+
+
+def edit_submission(session: Session, instance_id: int, data: dict, *, reason: str,
+                    actor: str | None = None) -> dict:
+    """Correct the form data stored with a data incident (the failed completion of a user task):
+    the data is validated against the task's form (FormInvalid, nothing changed) and replaces the
+    stored submission, so that `retry` runs the step with it. Returns {"before", "after"}."""
+    reason = _reason(reason)
+    if not isinstance(data, dict):
+        raise EngineError("the submission must be an object")
+    instance, action = _data_incident(session, instance_id)
+    row = session.get(InboxTask, action["task_uuid"])
+    wf = runtime.load_workflow(session, instance)
+    runtime.validate_form(runtime.form_schema(session, instance, row.form if row else None), data,
+                          runtime._task_context(wf, action["task_uuid"]))
+    before = copy.deepcopy(action["data"])
+    incident = copy.deepcopy(instance.incident)
+    incident["action"] = {**action, "data": copy.deepcopy(data)}
+    incident.setdefault("edits", []).append({"at": clock.now().isoformat(), "by": actor, "before": before})
+    instance.incident, instance.updated_at = incident, clock.now()
+    runtime.audit(session, instance.id, "edit_submission", actor=actor, task=action.get("task"), reason=reason,
+                  detail={"task_uuid": action["task_uuid"], "before": before, "after": copy.deepcopy(data)})
+    session.flush()
+    return {"before": before, "after": copy.deepcopy(data)}
+
+
+def hand_back(session: Session, instance_id: int, *, reason: str, actor: str | None = None) -> dict:
+    """Give the user task whose submission raised the incident back to its officers: the step was
+    rolled back, so the task is ready again (same task, role and unit); the incident is cleared
+    and the instance runs on once the task is submitted again. The reason is audited
+    (`handed_back`) for the officers to read. Returns {"task_uuid", "task", "role", "unit_id",
+    "data" (the refused submission)}."""
+    reason = _reason(reason)
+    instance, action = _data_incident(session, instance_id)
+    row = session.get(InboxTask, action["task_uuid"])
+    if row is None:
+        raise Conflict(f"the task of instance {instance_id} that raised the incident is no longer waiting")
+    incident = instance.incident
+    instance.status = incident.get("previous_status") or "running"
+    instance.incident, instance.updated_at = None, clock.now()
+    result = {"task_uuid": row.id, "task": row.task, "role": row.role, "unit_id": row.unit_id,
+              "data": copy.deepcopy(action["data"])}
+    runtime.audit(session, instance.id, "hand_back", actor=actor, task=row.task, reason=reason,
+                  detail={**result, "incident": incident.get("message")})
+    session.flush()
+    return result
+
+
+def handed_back(session: Session, task_uuid: str) -> dict | None:
+    """Why a ready task was handed back to its officers, if it was: {"reason", "at", "actor",
+    "data"} of the latest `hand_back` of that task (None once it is no longer ready)."""
+    row = session.get(InboxTask, task_uuid)
+    if row is None:
+        return None
+    events = session.scalars(select(AuditEvent).where(AuditEvent.instance_id == row.instance_id,
+                                                      AuditEvent.action == "hand_back", AuditEvent.task == row.task)
+                             .order_by(AuditEvent.id.desc())).all()
+    for event in events:
+        if (event.detail or {}).get("task_uuid") == task_uuid:
+            return {"reason": event.reason, "at": event.at, "actor": event.actor,
+                    "data": (event.detail or {}).get("data") or {}}
+    return None
 
 
 def fire_timer_now(session: Session, instance_id: int, timer_task_uuid: str, *, reason: str,

@@ -42,6 +42,8 @@ class IncidentRaised(EngineError):
 class FieldError:
     field: str
     message: str
+    kind: str = ""                                   # the check that failed (a validator or rule name)
+    params: dict = field(default_factory=dict)       # what the web layer needs to say it in the reader's language
 
 
 class FormInvalid(EngineError):

@@ -54,6 +54,16 @@ def set_form_resolver(fn) -> None:
     _form_resolver = fn
 
 
+# Governance may register a function (schema, data, context) -> [FieldError] that checks what plain
+# JSON Schema cannot (cross-field rules, dates against the clock or the task's data `context`).
+_form_checker = None
+
+
+def set_form_checker(fn) -> None:
+    global _form_checker
+    _form_checker = fn
+
+
 # -- loading -------------------------------------------------------------------------------------
 
 def _lock_instance(session: Session, instance_id: int) -> Instance:
@@ -294,10 +304,20 @@ def _task_row_values(task, lv: LoadedVersion) -> dict:
     if role and "{" in role:  # a role template such as {level}_org: its unit follows the resolved role
         role = _PLACEHOLDER.sub(lambda m: str(data.get(m.group(1), m.group(0))), role)
         unit_key = unit_key or registry.known_roles().get(role)
-    unit = data.get(unit_key) if unit_key else None
+    unit = _data_path(data, unit_key) if unit_key else None
     due = _parse_instant(data.get(meta["due_key"])) if meta.get("due_key") else None
     return {"task": task.task_spec.bpmn_id, "name": meta.get("name") or task.task_spec.bpmn_name,
             "form": meta.get("form"), "role": role, "unit_id": None if unit is None else str(unit), "due_at": due}
+
+
+def _data_path(data: dict, key: str):
+    """A data key, or a dotted path into a dict (a multi-instance item: `duty.department_id`)."""
+    if key in data or "." not in key:
+        return data.get(key)
+    value = data
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 def _sync_inbox(conn, instance, wanted: dict, existing: dict) -> None:
@@ -424,13 +444,28 @@ def form_schema(session: Session, instance: Instance, form: str | None) -> dict 
     return _form_resolver(copy.deepcopy(schema), session) if _form_resolver else schema
 
 
-def validate_form(schema: dict | None, data: dict) -> None:
+def validate_form(schema: dict | None, data: dict, context: dict | None = None) -> None:
+    """FormInvalid unless `data` satisfies `schema` and the registered form checker (which may
+    compare with the task's data `context`)."""
     if schema is None:
         return
     errors = sorted(_validator(schema).iter_errors(data), key=lambda e: list(e.absolute_path))
-    if errors:
-        raise FormInvalid([FieldError(".".join(str(p) for p in e.absolute_path) or _missing_field(e), e.message)
-                           for e in errors])
+    found = [FieldError(".".join(str(p) for p in e.absolute_path) or _missing_field(e), e.message,
+                        kind=str(e.validator)) for e in errors]
+    if _form_checker is not None and isinstance(data, dict):
+        named = {e.field.split(".")[0] for e in found}
+        found += [e for e in _form_checker(schema, data, context) if e.field not in named]
+    if found:
+        raise FormInvalid(found)
+
+
+def _task_context(wf: BpmnWorkflow, task_uuid: str) -> dict:
+    """The data of a task of `wf` (what form rules compare with), {} when it is not there."""
+    try:
+        task = wf.get_task_from_id(UUID(str(task_uuid)))
+    except (ValueError, KeyError):
+        task = None
+    return dict(task.data) if task is not None else {}
 
 
 _validators: dict[int, tuple[dict, object]] = {}
@@ -486,8 +521,8 @@ def complete(session: Session, task_uuid: str, data: dict, *, actor: str | None 
         raise TaskNotReady("this task has already been completed or is no longer waiting")
     if not isinstance(data, dict):
         raise FormInvalid([FieldError("", "form data must be an object")])
-    validate_form(form_schema(session, instance, form), data)
     wf = load_workflow(session, instance)
+    validate_form(form_schema(session, instance, form), data, _task_context(wf, task_uuid))
     action = {"kind": "complete", "task_uuid": task_uuid, "task": task_id, "data": data}
     return _perform(session, instance, wf, action, actor, now)
 
@@ -522,7 +557,8 @@ def retry(session: Session, instance_id: int, *, actor: str | None = None, reaso
     wf = load_workflow(session, instance)
     if action["kind"] == "complete":
         row = session.get(InboxTask, action["task_uuid"])
-        validate_form(form_schema(session, instance, row.form if row else None), action["data"])
+        validate_form(form_schema(session, instance, row.form if row else None), action["data"],
+                      _task_context(wf, action["task_uuid"]))
     if action["kind"] == "start":
         action = {"kind": "start", "data": action.get("data")}
     return _perform(session, instance, wf, action, actor, now)

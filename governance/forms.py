@@ -4,16 +4,37 @@ Importing this module registers `resolve_form` with the engine (`engine.runtime.
 so a form is shown and validated against the same choices: every `x-directory` field (and array
 item) gets a `oneOf` of the active units of that kind (`[{const: id, title: name}]`).
 No Flask here: the web layer turns the structured errors into the reader's language.
+
+Besides JSON Schema, a form states the checks its handlers make as declarative `x-rules` (a list
+on the form; each rule names the `field` that carries its error and says it in `description` /
+`x-description-en`, which the task page shows as a hint under that field):
+
+- `{"rule": "sum-at-most", "fields": [a, b, c], "limit": n}`: a + b + c never exceed field n;
+- `{"rule": "not-future", "field": f}`: a date (or date-time) that records the past is not
+  after today (the engine clock, Asia/Shanghai days);
+- `{"rule": "after", "field": f, "than": key, "within": "P1Y"}`: f is later than `key` (another
+  field, or else the task's data, e.g. the current `complete_due`), and not later than `within`
+  after it (optional);
+- `{"rule": "not-before", "field": f, "than": key}`: f's day is not before `key`'s day;
+- `{"rule": "among", "field": f, "than": key}`: f (each item of a list) is one of the list `key`.
+
+A rule may carry `"when": {field: value}` (it applies only then). A rule whose values are
+missing or of the wrong type is left to `required`/`type`. Every form also refuses text that
+cannot be stored (NUL and other control characters, unpaired surrogates), text that is
+blank (spaces only) and values for read-only fields (the system fills those in). `problems` reports all of them per field; importing this module registers
+`check` with the engine, so no path around the web form skips them.
 """
 from __future__ import annotations
 
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 
 import jsonschema
 
-from engine import runtime
+from engine import clock, runtime
+from engine.errors import FieldError
 
 from .directory import category_choices, units
 from .models import DEPARTMENT_KINDS
@@ -254,8 +275,9 @@ def _leaves(error):
         yield error
 
 
-def problems(schema: dict | None, data) -> list[Problem]:
-    """Every problem of `data` against `schema`, at most one per field (the first found)."""
+def problems(schema: dict | None, data, context: dict | None = None) -> list[Problem]:
+    """Every problem of `data` against `schema` and its `x-rules` (with the task's data
+    `context` for rules that compare with it), at most one per field (the first found)."""
     if schema is None:
         return []
     if not isinstance(data, dict):
@@ -268,8 +290,209 @@ def problems(schema: dict | None, data) -> list[Problem]:
             name = _field_of(leaf)
             if name not in seen:
                 seen[name] = Problem(name, str(leaf.validator), _params(leaf), leaf.message)
+    for problem in rule_problems(schema, data, context):
+        seen.setdefault(problem.field, problem)
     order = [k for k, _ in ordered_fields(schema)]
     return sorted(seen.values(), key=lambda p: order.index(p.field) if p.field in order else len(order))
+
+
+# -- rules beyond JSON Schema (`x-rules`) and storable text -------------------------------------
+
+RULES = "x-rules"
+# NUL and the other C0 controls except tab, newline and carriage return; DEL; unpaired surrogates
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_PERIOD = re.compile(r"^P(?:(?P<years>\d{1,2})Y)?(?:(?P<months>\d{1,3})M)?(?:(?P<days>\d{1,4})D)?$")
+
+
+def rules(schema: dict | None) -> list[dict]:
+    """The form's `x-rules` that are well formed (a dict naming a known `rule` and a `field`)."""
+    out = []
+    for rule in (schema or {}).get(RULES) or []:
+        if isinstance(rule, dict) and rule.get("rule") in _CHECKS and isinstance(rule.get("field"), str):
+            out.append(rule)
+    return out
+
+
+def rule_hints(schema: dict | None) -> dict[str, list[str]]:
+    """{field: [the rules' descriptions]}: what the task page shows under each field."""
+    hints: dict[str, list[str]] = {}
+    for rule in rules(schema):
+        text = rule.get("description")
+        if isinstance(text, str) and text.strip():
+            hints.setdefault(rule["field"], []).append(text)
+    return hints
+
+
+def context_keys(schema: dict | None) -> set[str]:
+    """The task data keys the rules compare with (a `than` that is no field of the form)."""
+    props = (schema or {}).get("properties") or {}
+    return {r["than"] for r in rules(schema) if isinstance(r.get("than"), str) and r["than"] not in props}
+
+
+def task_rule_context(session, task) -> dict:
+    """The values of the task's data (an InboxTask row) that the form's rules compare with."""
+    from engine.models import Instance
+    instance = session.get(Instance, task.instance_id)
+    schema = runtime.form_schema(session, instance, task.form)
+    keys = context_keys(schema)
+    if not keys:
+        return {}
+    data = runtime.task_data(session, instance, task.id)
+    return {k: data[k] for k in keys if k in data}
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+
+
+def _text_problem(name: str, value) -> Problem | None:
+    for text in _strings(value):
+        if _UNSTORABLE.search(text):
+            return Problem(name, "x-text", {"what": "unstorable"}, "contains characters that cannot be stored")
+        if text and not text.strip():
+            return Problem(name, "x-text", {"what": "blank"}, "must not be blank")
+    return None
+
+
+def _instant(value) -> datetime | None:
+    """A date or date-time string as an aware instant (a date: the end of that day, as the
+    handlers read it), or None when it is no such value."""
+    from .calendar import parse_datetime
+    if not isinstance(value, str):
+        return None
+    try:
+        found = parse_datetime(value)
+        found.astimezone(clock.now().tzinfo)   # out of range once moved to UTC?
+        return found
+    except (ValueError, TypeError, OverflowError):
+        return None
+
+
+def _day(value) -> date | None:
+    from .calendar import to_local
+    if isinstance(value, str) and len(value.strip()) == 10:
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    found = _instant(value)
+    return to_local(found).date() if found is not None else None
+
+
+def _later_by(instant: datetime, period: str) -> datetime | None:
+    from .calendar import add_months
+    match = _PERIOD.match(period or "")
+    if not match or not any(match.groupdict().values()):
+        return None
+    try:
+        months = int(match["years"] or 0) * 12 + int(match["months"] or 0)
+        return add_months(instant, months) + timedelta(days=int(match["days"] or 0))
+    except (ValueError, OverflowError):
+        return datetime.max.replace(tzinfo=instant.tzinfo)
+
+
+def _count(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _sum_at_most(rule, value, data, context) -> bool:
+    counts = [_count(data.get(k)) for k in rule.get("fields") or []]
+    limit = _count(data.get(rule.get("limit")))
+    if limit is None or any(c is None for c in counts):
+        return True
+    return sum(counts) <= limit
+
+
+def _not_future(rule, value, data, context) -> bool:
+    now = clock.now()
+    if isinstance(value, str) and len(value.strip()) == 10:
+        from .calendar import to_local
+        day = _day(value)
+        return day is None or day <= to_local(now).date()
+    found = _instant(value)
+    return found is None or found <= now
+
+
+def _reference(rule, data, context):
+    key = rule.get("than")
+    if not isinstance(key, str):
+        return None
+    return data[key] if key in data else (context or {}).get(key)
+
+
+def _after(rule, value, data, context) -> bool:
+    mine, other = _instant(value), _instant(_reference(rule, data, context))
+    if mine is None or other is None:
+        return True
+    if mine <= other:
+        return False
+    limit = _later_by(other, rule["within"]) if isinstance(rule.get("within"), str) else None
+    return limit is None or mine <= limit
+
+
+def _not_before(rule, value, data, context) -> bool:
+    mine, other = _day(value), _day(_reference(rule, data, context))
+    return mine is None or other is None or mine >= other
+
+
+def _among(rule, value, data, context) -> bool:
+    allowed = _reference(rule, data, context)
+    if not isinstance(allowed, list):
+        return True
+    return all(v in allowed for v in (value if isinstance(value, list) else [value]))
+
+
+_CHECKS = {"sum-at-most": _sum_at_most, "not-future": _not_future, "after": _after, "not-before": _not_before,
+           "among": _among}
+
+
+def _applies(rule: dict, data: dict) -> bool:
+    when = rule.get("when")
+    return not isinstance(when, dict) or all(data.get(k) == v for k, v in when.items())
+
+
+def rule_problems(schema: dict | None, data, context: dict | None = None) -> list[Problem]:
+    """The problems of `data` that plain JSON Schema cannot see: unstorable or blank text, and
+    each broken `x-rules` rule (kind 'x-rules', params: the rule and its texts)."""
+    if schema is None or not isinstance(data, dict):
+        return []
+    found: dict[str, Problem] = {}
+    props = schema.get("properties") or {}
+    for name, value in data.items():
+        if isinstance(props.get(name), dict) and props[name].get("readOnly"):
+            found[name] = Problem(name, "readOnly", {}, "is filled in by the system")
+            continue
+        problem = _text_problem(name, value)
+        if problem is not None:
+            found[name] = problem
+    for rule in rules(schema):
+        name = rule["field"]
+        if name in found or not _applies(rule, data):
+            continue
+        value = data.get(name)
+        if rule["rule"] != "sum-at-most" and value is None:
+            continue
+        if not _CHECKS[rule["rule"]](rule, value, data, context):
+            text = rule.get("description") or rule["rule"]
+            found[name] = Problem(name, RULES, {"rule": rule["rule"], "text": text,
+                                                "text_en": rule.get("x-description-en") or text},
+                                  rule.get("x-description-en") or text)
+    return list(found.values())
+
+
+def check(schema: dict | None, data, context: dict | None = None) -> list[FieldError]:
+    """`rule_problems` as the engine's field errors (registered as its form checker)."""
+    return [FieldError(p.field, p.message, kind=p.kind, params=p.params) for p in rule_problems(schema, data, context)]
+
+
+runtime.set_form_checker(check)
 
 
 def schema_json(schema: dict) -> str:

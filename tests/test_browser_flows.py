@@ -98,7 +98,7 @@ def test_department_reports_for_duty(live, page):
     link = page.locator(f"a[href='/tasks/{task_id}']")
     assert "剩余" in page.locator("tr", has=link).inner_text()
     link.click()
-    page.get_by_label("报到日期").fill("2026-12-01")
+    page.get_by_label("报到日期").fill("2026-11-16")
     page.get_by_label(re.compile("^分管负责人")).fill("王主任")
     page.get_by_label("负责人电话").fill("13900000000")
     page.get_by_label(re.compile("^具体联系人")).fill("李干事")

@@ -178,7 +178,7 @@ def test_department_reports_for_duty_and_deadline_shown(site):
     app, factory = site
     wid, iid, _ = report(factory)
     tasks = advance(factory, iid, "report_for_duty")
-    task_id = next(t.id for t in tasks if t.task == "report_for_duty")
+    task_id = next(t.id for t in tasks if t.task == "report_for_duty" and t.unit_id == "hs-cgj")
     client = app.test_client()
     login(client, "bm-hs-cgj")
     inbox = text(client.get("/inbox"))
@@ -190,11 +190,12 @@ def test_department_reports_for_duty_and_deadline_shown(site):
                                               "work_plan": "方案"})
     assert bad.status_code == 422
     assert "有效的日期" in text(bad) and "格式不正确" in text(bad)
-    ok = _post(client, f"/tasks/{task_id}", {"visited_on": "2026-12-01", "leader_name": "王主任",
+    ok = _post(client, f"/tasks/{task_id}", {"visited_on": "2026-11-16", "leader_name": "王主任",
                                              "leader_phone": "13900000000", "contact_name": "李",
                                              "contact_phone": "13900000001", "work_plan": "方案"})
     assert ok.status_code == 302
-    assert "report_for_duty" not in [t.task for t in ready(factory, iid)]
+    # the lead's report is done; the cooperating department still reports for itself (R8)
+    assert [(t.task, t.unit_id) for t in ready(factory, iid) if t.task == "report_for_duty"] == [("report_for_duty", "hs-zjj")]
 
 
 def test_consultation_reply_recorded_in_register(site):

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from engine import runtime
+from engine.clock import frozen_at
 from engine.db import Base, make_engine, make_sessionmaker, write_session
 from engine.deploy import deploy, read_folder
 from engine.models import InboxTask
@@ -32,11 +33,12 @@ STANDARD = {
     "propose": {"decision": "consult", "lead_department_id": "hs-cgj", "cooperating_department_ids": ["hs-zjj"]},
     "consultation_reply": {"answer": "accept"},
     "confirm_dispatch": {"decision": "dispatch"},
-    "report_for_duty": {"visited_on": "2026-12-01", "leader_name": "王主任", "leader_phone": "13900000000",
+    "report_for_duty": {"visited_on": "2026-11-16", "leader_name": "王主任", "leader_phone": "13900000000",
                         "contact_name": "李干事", "contact_phone": "0555-2345678", "work_plan": "两周内完成整改。"},
+    "joint_consultation": {"held_on": "2026-11-16", "participant_ids": ["hs-zjj"], "work_split": "hs-zjj：配合整改。"},
     "cooperate": {"contribution": "配合完成。"},
     "complete_matter": {"outcome": "completed", "result": "已办结", "reply": "问题已解决。"},
-    "satisfaction_survey": {"surveyed_on": "2026-12-20", "respondents": 10, "satisfied": 9,
+    "satisfaction_survey": {"surveyed_on": "2026-11-16", "respondents": 10, "satisfied": 9,
                             "basically_satisfied": 1, "dissatisfied": 0},
 }
 
@@ -123,9 +125,10 @@ def logged_in(app, username: str):
     return client
 
 
-def report(factory, *, title="公交站点设置不合理", category="交通出行", community_id="hs-jfl-sq1", actor="wg-hs-jfl-sq1"):
+def report(factory, *, title="公交站点设置不合理", category="交通出行", community_id="hs-jfl-sq1", actor="wg-hs-jfl-sq1",
+           at: datetime = DEFAULT_NOW):
     from governance.register import report_whistle
-    with write_session(factory) as session:
+    with write_session(factory) as session, frozen_at(at):
         whistle = report_whistle(session, title=title, description="站点离小区太远", category=category,
                                  community_id=community_id, location="花园路", reporter="居民",
                                  source="patrol", actor=actor)
@@ -138,8 +141,9 @@ def ready(factory, instance_id: int) -> list[InboxTask]:
                                     .order_by(InboxTask.created_at, InboxTask.id)))
 
 
-def advance(factory, instance_id: int, until: str, data: dict | None = None, max_steps: int = 20) -> list[InboxTask]:
-    """Complete the instance's ready tasks with STANDARD data until a task `until` is ready."""
+def advance(factory, instance_id: int, until: str, data: dict | None = None, max_steps: int = 20,
+            at: datetime = DEFAULT_NOW) -> list[InboxTask]:
+    """Complete the instance's ready tasks with STANDARD data at `at` until a task `until` is ready."""
     data = {**STANDARD, **(data or {})}
     for _ in range(max_steps):
         tasks = ready(factory, instance_id)
@@ -148,7 +152,7 @@ def advance(factory, instance_id: int, until: str, data: dict | None = None, max
         if not tasks:
             raise AssertionError(f"instance {instance_id} has no ready task before {until}")
         task = tasks[0]
-        with write_session(factory) as session:
+        with write_session(factory) as session, frozen_at(at):
             instance = runtime.complete(session, task.id, data[task.task], actor="test")
             assert instance.status != "incident", instance.incident
     raise AssertionError(f"{until} not reached")

@@ -22,7 +22,7 @@ from .auth import User, bearer_user, issue_token
 from .db import db, write
 from .extensions import csrf, limiter
 from .formview import display_schema, error_map
-from .i18n import ROLE_NAMES, engine_error_message
+from .i18n import ROLE_NAMES, engine_error_message, field_error_message
 from .openapi import document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -114,7 +114,7 @@ def _engine_error(exc: EngineError):
         return ApiError(409, exc.code, engine_error_message(exc))
     if isinstance(exc, FormInvalid):
         return ApiError(422, exc.code, engine_error_message(exc),
-                        [{"field": e.field, "message": _("填写的内容不符合要求。")} for e in exc.errors])
+                        [{"field": e.field, "message": field_error_message(e)} for e in exc.errors])
     return ApiError(400, exc.code, engine_error_message(exc))
 
 
@@ -132,7 +132,7 @@ def _login_limit() -> str:
 @bp.post("/session")
 @limiter.limit(_login_limit)
 def session():
-    from governance.officers import authenticate
+    from .auth import LoginRefused, attempt_login
     body = _json_body()
     username, password = body.get("username"), body.get("password")
     problems = []
@@ -141,10 +141,13 @@ def session():
             problems.append({"field": name, "message": _("此项为必填项。")})
     if problems:
         raise ApiError(422, "invalid", _("表单有误，请按提示修改。"), problems)
-    officer = authenticate(db(), username[:200], password[:1000])
-    if officer is None:
+    try:  # failed logins are counted per account and per address, as on the login page
+        user = attempt_login(username[:200], password[:1000])
+    except LoginRefused as exc:
+        raise ApiError(429, "too_many_attempts", exc.message()) from None
+    if user is None:
         raise ApiError(401, "bad_credentials", _("用户名或密码不正确。"))
-    token = issue_token(User.of(officer))
+    token = issue_token(user)
     return jsonify(token=token, token_type="Bearer", expires_in=current_app.config["API_TOKEN_MAX_AGE"])
 
 
@@ -271,7 +274,7 @@ def complete_task(task_id):
     if not isinstance(data, dict):
         raise ApiError(422, "invalid", _("“data”必须是 JSON 对象。"), [{"field": "data", "message": _("请填写%(what)s。", what=_("对象"))}])
     schema = workspace.task_form(db(), task)
-    problems = forms.problems(schema, data)
+    problems = forms.problems(schema, data, forms.task_rule_context(db(), task))
     if problems:
         errors = [{"field": f, "message": m} for f, m in error_map(problems).items()]
         raise ApiError(422, "form_invalid", _("表单有误，请按提示修改。"), errors)

@@ -153,6 +153,13 @@ TYPE_NAMES = {"integer": _l("整数"), "number": _l("数字"), "string": _l("文
               "array": _l("列表"), "object": _l("对象")}
 
 
+def field_error_message(error) -> str:
+    """A friendly sentence for an engine FieldError: the form rule's own text, else a general one."""
+    if str(getattr(error, "kind", "")).startswith("x-") or getattr(error, "kind", "") == "readOnly":
+        return problem_message(error)
+    return _("填写的内容不符合要求。")
+
+
 def problem_message(problem) -> str:
     """A friendly sentence for one validation problem (governance.forms.Problem)."""
     kind, params = problem.kind, problem.params or {}
@@ -189,4 +196,10 @@ def problem_message(problem) -> str:
         return _("表单中没有这一项。")
     if kind == "multipleOf":
         return _("数值不符合要求。")
+    if kind == "x-rules":   # a rule of the form says it in its own texts (governance.forms)
+        return params.get("text_en" if is_english() else "text") or _("填写的内容不符合要求。")
+    if kind == "readOnly":
+        return _("此项由系统填写，不能修改。")
+    if kind == "x-text":
+        return _("此项不能只填空格。") if params.get("what") == "blank" else _("含有无法保存的字符，请删除后再提交。")
     return _("填写的内容不符合要求。")

@@ -302,10 +302,12 @@ def jsonable(value):
 
 # -- administrators' actions -------------------------------------------------------------------
 
-ACTIONS = ("suspend", "resume", "cancel", "retry", "fire_timer", "reassign", "migrate", "edit_data")
+ACTIONS = ("suspend", "resume", "cancel", "retry", "fire_timer", "reassign", "migrate", "edit_data",
+           "edit_submission", "hand_back")
 ACTION_NAMES = {"suspend": _l("暂停"), "resume": _l("恢复"), "cancel": _l("取消"), "retry": _l("重试"),
                 "fire_timer": _l("立即触发定时器"), "reassign": _l("改派任务"), "migrate": _l("迁移到新版本"),
-                "edit_data": _l("修改数据"), "bulk_migrate": _l("批量迁移")}
+                "edit_data": _l("修改数据"), "bulk_migrate": _l("批量迁移"),
+                "edit_submission": _l("修改提交内容并重试"), "hand_back": _l("退回经办人重新填写")}
 
 
 class ActionInvalid(ValueError):
@@ -389,6 +391,21 @@ def run_action(session, instance_id: int, action: str, body: dict, actor: str) -
         instance = session.get(Instance, instance_id)
         return {"instance_id": instance_id, "action": action, "status": instance.status,
                 "version": instance.version.version, "changed": jsonable(result)}
+    elif action == "edit_submission":   # correct the data that raised the incident, then run the step again
+        data = body.get("data")
+        if isinstance(data, str):
+            try:
+                data = json.loads(data) if data.strip() else None
+            except ValueError:
+                raise ActionInvalid({"data": "不是有效的 JSON。"}) from None
+        if not isinstance(data, dict):
+            raise ActionInvalid({"data": "必须是 JSON 对象。"})
+        admin.edit_submission(session, instance_id, data, reason=reason, actor=actor)
+        instance = admin.retry(session, instance_id, reason=reason, actor=actor)
+    elif action == "hand_back":
+        from governance.repairs import hand_back_task
+        hand_back_task(session, instance_id, reason=reason, actor=actor)
+        instance = session.get(Instance, instance_id)
     else:
         raise ActionInvalid({"action": "没有这个操作。"})
     return {"instance_id": instance.id, "action": action, "status": instance.status,

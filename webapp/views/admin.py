@@ -14,7 +14,7 @@ from sqlalchemy import select
 from engine import admin as eadmin
 from engine import runtime, versions
 from engine.clock import now
-from engine.errors import Conflict, EngineError, InstanceNotActive, NotFound, TaskNotReady
+from engine.errors import Conflict, EngineError, FormInvalid, InstanceNotActive, NotFound, TaskNotReady
 from engine.models import Deployment, Instance, ProcessVersion
 from engine.parsing import NS, parse_xml
 from governance.directory import (KIND_NAMES, DirectoryImportError, get_unit, import_directory_csv, unit_name,
@@ -26,7 +26,7 @@ from governance.roles import OFFICER_ROLES
 from .. import policy
 from ..auth import roles_required
 from ..db import db, write
-from ..i18n import ROLE_NAMES, engine_error_message
+from ..i18n import ROLE_NAMES, engine_error_message, field_error_message
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -148,6 +148,10 @@ def instance_action(instance_id, action):
         return back
     except NotFound:
         abort(404)
+    except FormInvalid as exc:   # a corrected submission that the form still refuses: nothing changed
+        flash(_("未执行“%(a)s”：%(why)s", a=name,
+                why="；".join(f"{e.field}：{field_error_message(e)}" for e in exc.errors)), "danger")
+        return back
     except (TaskNotReady, InstanceNotActive, Conflict) as exc:
         flash(_("未执行“%(a)s”：%(why)s", a=name, why=f"{engine_error_message(exc)}（{exc.message}）"), "danger")
         return back
@@ -155,7 +159,7 @@ def instance_action(instance_id, action):
         flash(_("未执行“%(a)s”：%(why)s", a=name, why=exc.message), "danger")
         return back
     status = policy.STATUS_NAMES.get(out["status"], out["status"])
-    if out["status"] == "incident" and action == "retry":
+    if out["status"] == "incident" and action in ("retry", "edit_submission"):
         flash(_("已重试，但仍然出错：%(msg)s", msg=(out.get("incident") or {}).get("message", "")), "warning")
     else:
         flash(_("已执行“%(a)s”。实例状态：%(s)s。", a=name, s=status), "success")

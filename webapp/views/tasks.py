@@ -5,6 +5,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from engine import admin as eadmin
 from engine.clock import now
 from engine.errors import EngineError, FormInvalid, IncidentRaised, TaskNotReady
 from governance import forms, handoffs, prefill, workspace
@@ -13,7 +14,7 @@ from governance.directory import unit_name
 from ..db import db, write
 from ..terms import term
 from ..formview import build_fields, display_schema, error_map
-from ..i18n import ROLE_NAMES, engine_error_message
+from ..i18n import ROLE_NAMES, engine_error_message, field_error_message
 
 bp = Blueprint("tasks", __name__)
 
@@ -58,7 +59,8 @@ def _render(task, whistle, schema, values, errors, status=200):
                            handoff=handoff,
                            fields=fields,
                            errors=errors, events=events, context=context, officers=officers, now=now(),
-                           unit_name=lambda u: unit_name(session, u)), status
+                           unit_name=lambda u: unit_name(session, u),
+                           handed_back=eadmin.handed_back(session, task.id)), status
 
 
 @bp.get("/tasks/<task_id>")
@@ -81,7 +83,7 @@ def submit(task_id):
     task, whistle = found
     schema = workspace.task_form(db(), task) or {"type": "object", "properties": {}}
     values = forms.coerce_posted(schema, request.form.getlist)
-    errors = error_map(forms.problems(schema, values))
+    errors = error_map(forms.problems(schema, values, forms.task_rule_context(db(), task)))
     if not errors:
         try:
             with write() as tx:
@@ -92,7 +94,7 @@ def submit(task_id):
             flash(engine_error_message(exc), "warning")
             return redirect(url_for("inbox.index"))
         except FormInvalid as exc:
-            errors = {e.field: _("填写的内容不符合要求。") for e in exc.errors}
+            errors = {e.field: field_error_message(e) for e in exc.errors}
         except (workspace.Forbidden,):
             abort(403)
         except EngineError as exc:

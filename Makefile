@@ -32,12 +32,17 @@ webapp/static/dist/.built: package.json $(wildcard package-lock.json) $(wildcard
 db: setup
 	$(BIN)/whistle init --demo
 
+# The secret key: one random key per install, kept outside the source tree (mode 0600), by default in
+# $XDG_CONFIG_HOME/whistle-report/secret_key (~/.config/…); SECRET_KEY_FILE=… names another file.
+SECRET_KEY_FILE ?=
 run: db
 	@$(BIN)/whistle users
-	@echo "吹哨报到 running at http://$(HOST):$(PORT)  (Ctrl-C stops the web server and the timer worker)"
-	@trap 'kill 0' INT TERM EXIT; \
+	@key_file=$$($(BIN)/whistle secret-key $(if $(SECRET_KEY_FILE),--file '$(SECRET_KEY_FILE)')) || exit 1; \
+	  echo "secret key: $$key_file"; \
+	  echo "吹哨报到 running at http://$(HOST):$(PORT)  (Ctrl-C stops the web server and the timer worker)"; \
+	  trap 'kill 0' INT TERM EXIT; \
 	  $(BIN)/whistle worker & \
-	  $(BIN)/whistle serve --host $(HOST) --port $(PORT)
+	  WHISTLE_SECRET_KEY_FILE="$$key_file" $(BIN)/whistle serve --host $(HOST) --port $(PORT)
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

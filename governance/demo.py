@@ -142,3 +142,9 @@ def load_demo(session) -> dict:
         added_users.append(o["username"])
     session.flush()
     return {"units": added_units, "officers": added_users, "password": DEMO_PASSWORD}
+
+
+def is_demo_database(session) -> bool:
+    """Made with `whistle init --demo`: it holds the sample directory or demo officers."""
+    return (session.scalar(select(Unit.id).where(Unit.is_sample.is_(True)).limit(1)) is not None
+            or session.scalar(select(Officer.id).where(Officer.is_sample.is_(True)).limit(1)) is not None)

@@ -59,6 +59,8 @@ class Officer(Base):
     # a demo officer still on the published demo password (cleared when the password changes)
     is_sample: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    # stored in every session and API token; bumped by logout and password change/reset (ends them all)
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     unit: Mapped[Unit | None] = relationship(lazy="joined")
 
@@ -308,3 +310,5 @@ class PolicySettingsVersion(Base):
 
 # issue 6 tables (joint matters R14, annual assessment R17/R18) live in their own module
 from . import joint_assessment_models  # noqa: E402,F401
+# issue 10: failed logins counted per account and per address (governance.login_limits)
+from . import login_limits  # noqa: E402,F401

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .directory import DirectoryError, require_unit
@@ -17,7 +17,11 @@ _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
 class OfficerError(ValueError):
-    """An officer cannot be created or changed as asked."""
+    """An officer cannot be created or changed as asked (`code` names the reason for translation)."""
+
+    def __init__(self, message: str, code: str = "invalid"):
+        super().__init__(message)
+        self.code = code
 
 
 def hash_password(password: str) -> str:
@@ -71,10 +75,36 @@ def authenticate(session, username: str, password: str) -> Officer | None:
 
 
 def set_password(session, officer: Officer, password: str) -> None:
+    """A new password (an administrator's reset or the officer's own change); every session and
+    API token of the officer ends. The caller commits."""
     if not password or len(password) < MIN_PASSWORD:
-        raise OfficerError(f"密码至少 {MIN_PASSWORD} 位")
+        raise OfficerError(f"密码至少 {MIN_PASSWORD} 位", "too_short")
     officer.password_hash = hash_password(password)
     officer.is_sample = False  # no longer the published demo password
+    end_sessions(officer)
+
+
+def change_own_password(session, officer: Officer, current: str, new: str) -> None:
+    """The officer changes their own password, proving the current one. The caller commits."""
+    if not check_password_hash(officer.password_hash, current or ""):
+        raise OfficerError("当前密码不正确", "wrong_password")
+    if new == current:
+        raise OfficerError("新密码不能与当前密码相同", "unchanged")
+    set_password(session, officer, new)
+
+
+def end_sessions(officer: Officer) -> None:
+    """End every session and API token of the officer (they carry the old session version)."""
+    officer.session_version = (officer.session_version or 0) + 1
+
+
+def demo_officers(session, limit: int = 5) -> tuple[int, list[str]]:
+    """(how many, the first `limit` usernames) of the active officers still on the published demo
+    password: they exist only in a database made with `whistle init --demo`."""
+    where = (Officer.is_sample.is_(True), Officer.active.is_(True))
+    count = session.scalar(select(func.count()).select_from(Officer).where(*where)) or 0
+    names = list(session.scalars(select(Officer.username).where(*where).order_by(Officer.username).limit(limit)))
+    return count, names
 
 
 def list_users(session, *, role: str | None = None, unit_id: str | None = None) -> list[dict]:

@@ -18,13 +18,19 @@ from .system import session_factory
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.from_mapping(
-        DATABASE_URL=database_url(), SECRET_KEY="dev-only-change-me",
+        DATABASE_URL=database_url(), SECRET_KEY=None, SECRET_KEY_FILE=None,
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
         WTF_CSRF_TIME_LIMIT=None,
         BABEL_DEFAULT_LOCALE="zh_Hans_CN", BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
         LOGIN_RATE_LIMIT="10 per minute;100 per hour",
+        # failed logins counted in the database (all workers): per account, locked with back-off …
+        LOGIN_ACCOUNT_MAX_FAILURES=5, LOGIN_ACCOUNT_WINDOW=24 * 3600,
+        LOGIN_LOCKOUT_SECONDS=60, LOGIN_LOCKOUT_MAX_SECONDS=3600,
+        # … and per client address (behind a reverse proxy: PROXY_HOPS)
+        LOGIN_ADDRESS_MAX_FAILURES=30, LOGIN_ADDRESS_WINDOW=15 * 60,
+        HTTPS=False, HSTS_SECONDS=0, PROXY_HOPS=0, CONTENT_SECURITY_POLICY=None,
         RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="memory://", RATELIMIT_HEADERS_ENABLED=True,
         API_TOKEN_MAX_AGE=8 * 3600, API_MAX_BODY=256 * 1024,
         MAX_PHOTOS=5, MAX_PHOTO_BYTES=5 * 1024 * 1024,
@@ -34,10 +40,13 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.from_prefixed_env("WHISTLE")
     if config:
         app.config.update(config)
+    _secret_key(app)
     if not app.config["UPLOAD_FOLDER"]:
         app.config["UPLOAD_FOLDER"] = os.path.join(app.instance_path, "uploads")
     app.extensions["sessions"] = session_factory(app.config["DATABASE_URL"])
 
+    from . import http_security
+    http_security.init_app(app)
     _init_extensions(app)
     _injected_clock(app)
     _register_blueprints(app)
@@ -49,6 +58,18 @@ def create_app(config: dict | None = None) -> Flask:
         return jsonify(status="ok")
 
     return app
+
+
+def _secret_key(app: Flask) -> None:
+    """No built-in secret: the configured key (checked), a throwaway one under TESTING, else refuse."""
+    from .secret_key import SecretKeyError, configured, temporary
+    key = configured(app.config, strict=not app.config.get("TESTING"))
+    if key is None:
+        if not app.config.get("TESTING"):
+            from .secret_key import HOW
+            raise SecretKeyError(f"no secret key configured: {HOW}")
+        key = temporary()
+    app.config["SECRET_KEY"] = key
 
 
 def _init_extensions(app: Flask) -> None:

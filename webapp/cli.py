@@ -136,11 +136,28 @@ def start(process_id, data, actor):
 @click.option("--workers", default=1, show_default=True, type=int,
               help="gunicorn worker processes (more on PostgreSQL; export progress is per process)")
 @click.option("--threads", default=8, show_default=True, type=int, help="threads per worker")
-def serve(host, port, workers, threads):
-    """Run the web application (gunicorn)."""
+@click.option("--check", is_flag=True, help="Check the database and the configuration, then exit.")
+def serve(host, port, workers, threads, check):
+    """Run the web application (gunicorn).
+
+    Needs a secret key (WHISTLE_SECRET_KEY or WHISTLE_SECRET_KEY_FILE) unless the database is a
+    demo one served on a loopback address; refuses a database with demo officers on any other address.
+    """
     from gunicorn.app.base import BaseApplication
 
     from . import create_app
+    from .serve_guard import ServeRefused, decide
+
+    try:
+        with session_factory()() as session:
+            decision = decide(session, host)
+    except ServeRefused as exc:
+        _fail(str(exc))
+    for note in decision.notes:
+        click.echo(note, err=True)
+    if check:
+        click.echo(f"ok: {database_url()} may be served on {host}")
+        return
 
     class _App(BaseApplication):
         def load_config(self):
@@ -150,9 +167,24 @@ def serve(host, port, workers, threads):
             self.cfg.set("accesslog", "-")
 
         def load(self):
-            return create_app()
+            return create_app(decision.config)
 
     _App().run()
+
+
+@main.command("secret-key")
+@click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where the key is kept (default: $XDG_CONFIG_HOME/whistle-report/secret_key).")
+def secret_key_cmd(path):
+    """Create a random secret key file (mode 0600, outside the source tree) once; print its path.
+
+    Serve with it: WHISTLE_SECRET_KEY_FILE=$(whistle secret-key) whistle serve
+    """
+    from .secret_key import SecretKeyError, ensure_key_file
+    try:
+        click.echo(str(ensure_key_file(path)))
+    except SecretKeyError as exc:
+        _fail(str(exc))
 
 
 @main.command()

@@ -11,6 +11,7 @@ from engine.clock import now
 
 from .consultations import normalise_ids
 from .directory import require_unit, unit_name
+from .duty_reports import report_facts
 from .models import (DEPARTMENT_KINDS, GRADES, Evaluation, Extension, StandingMechanism, Survey, TaskOrder,
                      Whistle)
 from .register import record_event
@@ -72,7 +73,8 @@ def _days(start: datetime | None, end: datetime | None) -> float | None:
 
 def department_facts(session, whistle: Whistle, department_id: str) -> dict:
     """The facts of one department on one whistle, from the latest task order involving it:
-    role, order number, days to report and to complete, overdue flags, extensions, satisfaction."""
+    role, order number, days to report and to complete, overdue flags, extensions, satisfaction.
+    The report facts are the department's own (R8); completion is the order's (the lead's)."""
     orders = session.scalars(select(TaskOrder).where(TaskOrder.whistle_id == whistle.id)
                              .order_by(TaskOrder.id.desc()))
     order = next((o for o in orders if department_id == o.lead_department_id
@@ -83,11 +85,20 @@ def department_facts(session, whistle: Whistle, department_id: str) -> dict:
                 "satisfaction_rate": whistle.satisfaction_rate}
     extensions = session.scalars(select(Extension.id).where(Extension.whistle_id == whistle.id,
                                                             Extension.task_order_no == order.order_no)).all()
-    return {"role": "lead" if order.lead_department_id == department_id else "cooperating",
-            "task_order_no": order.order_no,
-            "days_to_report": _days(order.issued_at, order.reported_at),
+    role = "lead" if order.lead_department_id == department_id else "cooperating"
+    # R8: the department's own report for duty (never another department's lateness); orders
+    # issued before reports were kept per department fall back to the lead's report on the order
+    own = report_facts(session, whistle, order, department_id)
+    if own is not None:
+        days_to_report, report_overdue = own["days_to_report"], own["report_overdue"]
+    elif role == "lead":
+        days_to_report, report_overdue = _days(order.issued_at, order.reported_at), bool(order.report_overdue)
+    else:
+        days_to_report, report_overdue = None, False
+    return {"role": role, "task_order_no": order.order_no,
+            "days_to_report": days_to_report,
             "days_to_complete": _days(order.issued_at, order.completed_at),
-            "report_overdue": bool(order.report_overdue), "complete_overdue": bool(order.complete_overdue),
+            "report_overdue": report_overdue, "complete_overdue": bool(order.complete_overdue),
             "extensions": len(extensions), "satisfaction_rate": whistle.satisfaction_rate}
 
 

@@ -310,5 +310,7 @@ class PolicySettingsVersion(Base):
 
 # issue 6 tables (joint matters R14, annual assessment R17/R18) live in their own module
 from . import joint_assessment_models  # noqa: E402,F401
+# issue 9 tables (every department's report for duty R8, joint consultation R13)
+from . import duty_models  # noqa: E402,F401
 # issue 10: failed logins counted per account and per address (governance.login_limits)
 from . import login_limits  # noqa: E402,F401

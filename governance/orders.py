@@ -12,6 +12,7 @@ from .calendar import iso, parse_datetime
 from .consultations import LEVEL_NAMES, normalise_ids
 from .deadlines import order_deadlines
 from .directory import org_unit_id, require_unit, unit_name
+from .duty_reports import flag_overdue_reports, has_reports
 from .models import DEPARTMENT_KINDS, LEVELS, Extension, TaskOrder, Whistle
 from .notices import notify
 from .numbering import task_order_no
@@ -101,12 +102,17 @@ def issue_task_order(session, whistle: Whistle, *, level: str, lead_department_i
 
 def flag_overdue(session, whistle: Whistle, kind: str, *, at: datetime | None = None) -> bool:
     """Flag the report (R8) or completion (R10) deadline as missed and notify the org
-    department of the order's level and the community. Idempotent: returns False (and notifies
+    department of the order's level and the community. A report deadline of an order whose
+    departments report each on their own (governance.duty_reports) flags each department that
+    has not reported, and only those. Idempotent: returns False (and notifies
     nobody) when this whistle's current order was already flagged for `kind`, or when the
     register's deadline of that kind has not passed at `at` (a stale timer)."""
     if kind not in OVERDUE_KINDS:
         raise OrderError(f"kind must be one of {OVERDUE_KINDS}, not {kind!r}")
     at = at or now()
+    if kind == "report" and has_reports(session, whistle):
+        # R8: every department of the order is flagged on its own report only
+        return flag_overdue_reports(session, whistle, at=at)
     attr = f"{kind}_overdue"
     due = whistle.report_due if kind == "report" else whistle.complete_due
     if due is not None and at < due:

@@ -17,9 +17,11 @@ from engine.errors import EngineError, NotFound
 from engine.models import AuditEvent, Deployment, InboxTask, Instance, TZDateTime
 
 from .calendar import parse_datetime
+from . import duty_reports
 from .consultations import record_consultation_answer
 from .directory import ancestor_of_kind, get_unit
 from .dispatch_scope import scope_form
+from .forms import narrow_to_rules, task_rule_context
 from .evaluations import record_evaluation
 from .models import Consultation, Officer, TaskOrder, Unit, Whistle, WhistleEvent
 from .register import record_event, record_reply, record_stage
@@ -214,7 +216,8 @@ def task_form(session, task: InboxTask) -> dict | None:
     """The task's form, its directory choices resolved; an org department's department fields
     list only the departments of its level (R5/R6, governance.dispatch_scope)."""
     instance = session.get(Instance, task.instance_id)
-    return scope_form(session, runtime.form_schema(session, instance, task.form), task.role, task.unit_id)
+    schema = scope_form(session, runtime.form_schema(session, instance, task.form), task.role, task.unit_id)
+    return narrow_to_rules(schema, task_rule_context(session, task))
 
 
 def task_values(session, task: InboxTask, schema: dict | None = None) -> dict:
@@ -233,7 +236,9 @@ def task_context(session, task: InboxTask) -> dict:
     keys = ("department_id", "cooperating_department_id", "lead_department_id", "consultation_due",
             "report_due", "complete_due", "report_overdue", "complete_overdue", "joint_meeting_at",
             "task_order_no", "level")
-    return {k: data[k] for k in keys if data.get(k) not in (None, "", [])}
+    context = {k: data[k] for k in keys if data.get(k) not in (None, "", [])}
+    context.update(duty_reports.duty_context(data))   # a report for duty: which department, where, role
+    return context
 
 
 def next_tasks(session, instance_id: int) -> list[dict]:
@@ -248,6 +253,8 @@ def next_tasks(session, instance_id: int) -> list[dict]:
 
 def _hooks(session, officer, task: InboxTask, whistle: Whistle | None, context: dict, data: dict) -> None:
     """Record in the register what a multi-instance task keeps only in its own data."""
+    if task.task in ("report_for_duty", "joint_consultation"):   # also in a joint matter (no whistle)
+        duty_reports.on_task(session, officer, task, whistle, context, data)
     if whistle is None:
         return
     dept = context.get("department_id") or context.get("cooperating_department_id") or officer.unit_id
@@ -299,6 +306,14 @@ def complete_task(session, officer, task_id: str, data: dict) -> Instance:
     _follow_early_stage(session, whistle, instance.id, officer.username)
     session.flush()
     return instance
+
+
+def waiting_for_others(session, officer) -> list[dict]:
+    """R13: the matters `officer`'s department leads whose completion waits for other departments
+    (their reports for duty, the consultation, their cooperation), each with a 'waiting for' line."""
+    if officer.role != "department" or not officer.unit_id:
+        return []
+    return duty_reports.lead_waiting(session, officer.unit_id)
 
 
 def _reply_logged(session, whistle: Whistle, reply: str) -> bool:

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 from engine.registry import HandlerContext, handler
 from governance.calendar import iso
 from governance.consultations import normalise_ids
+from governance.deadlines import order_deadlines
 from governance.models import LEVELS
 from governance.register import OUTCOMES, STAGE_REPLIES, record_event, record_stage
 
@@ -103,10 +103,6 @@ def close(reply: str | None = None, outcome: str | None = None, ctx: HandlerCont
     return {"closed_at": iso(at)}
 
 
-# the lead department's window to report again after a rework when the register has no order dates
-_REWORK_REPORT_WINDOW = timedelta(days=7)
-
-
 @handler("case.rework")
 def rework(reply: str | None = None, ctx: HandlerContext = None) -> dict:
     """R12/R16: the satisfaction survey failed the threshold (`rework_threshold`), so the whistle
@@ -115,8 +111,9 @@ def rework(reply: str | None = None, ctx: HandlerContext = None) -> dict:
     The rework is counted in the data (`rework_count`) and in the register as a WhistleEvent of
     kind 'rework' (stage 'rework') with a reply to residents (R19: the given `reply` or the
     stage's standard one). The completion deadline (`complete_due`, within the quarter) stays;
-    the department gets a fresh window to report again as long as the first one (never past
-    `complete_due`), so the old report deadline does not flag the rework as overdue at once."""
+    the department gets a fresh R8 window to report again (a week from the rework, at the end of
+    a working day; never past `complete_due`), so the old report deadline does not flag the
+    rework as overdue at once."""
     data = (ctx.data if ctx else None) or {}
     count = int(data.get("rework_count") or 0) + 1
     at = now_of(ctx)
@@ -124,11 +121,7 @@ def rework(reply: str | None = None, ctx: HandlerContext = None) -> dict:
     whistle = whistle_of(ctx)
     if whistle is None:
         return out
-    window = _REWORK_REPORT_WINDOW
-    if whistle.report_due is not None and whistle.dispatched_at is not None \
-            and whistle.report_due > whistle.dispatched_at:
-        window = whistle.report_due - whistle.dispatched_at
-    report_due = at + window
+    report_due = order_deadlines(ctx.session, at).report_due     # R8: a week, end of a working day
     if whistle.complete_due is not None and at < whistle.complete_due < report_due:
         report_due = whistle.complete_due
     whistle.report_due = report_due

@@ -83,10 +83,15 @@ def test_r14_joint_matter_of_three_communities_yields_three_surveys_and_three_se
                                                                   Notice.unit_id == "hs-cgj",
                                                                   Notice.text.contains(joint_no))) == 1
 
-    # one handling (R8–R10)
-    do(world, jinst, "report_for_duty", {"visited_on": "2026-03-06", "leader_name": "张科长", "leader_phone": "13800000000",
-                                         "contact_name": "李干事", "contact_phone": "13900000000",
-                                         "work_plan": "会同公交集团调整站点"}, local(2026, 3, 6))
+    # one handling (R8–R10): each department reports at each of the three communities (issue 9),
+    # the lead convenes the cooperating department (R13), which then contributes
+    for _ in range(2 * len(COMMUNITIES)):
+        do(world, jinst, "report_for_duty", {"visited_on": "2026-03-06", "leader_name": "张科长",
+                                             "leader_phone": "13800000000", "contact_name": "李干事",
+                                             "contact_phone": "13900000000", "work_plan": "会同公交集团调整站点"},
+           local(2026, 3, 6))
+    do(world, jinst, "joint_consultation", {"held_on": "2026-03-07", "participant_ids": ["hs-zjj"],
+                                            "work_split": "hs-zjj：提供道路改造方案"}, local(2026, 3, 7))
     do(world, jinst, "cooperate", {"contribution": "提供道路改造方案"}, local(2026, 3, 8), unit="hs-zjj")
     do(world, jinst, "complete_matter", {"outcome": "completed", "result": "站点已调整", "reply": "公交站点已调整"},
        local(2026, 4, 1))

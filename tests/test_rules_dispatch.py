@@ -87,11 +87,11 @@ def test_r05_r07_consultation_objection_revision_and_task_order(world):
     assert order.complete_due == quarter_after(dispatched)                 # R10: the quarter, always
     assert order.target_due == end_of_working_day((dispatched + relativedelta(months=2)).date())   # 2 × 2 → P2M
     assert {n.unit_id for n in world.notices(w, "task_order")} == {"hs-zjj", "hs-cgj"}
-    assert world.ready(w) == [("cooperate", "department", "hs-cgj"), ("report_for_duty", "department", "hs-zjj")]
+    # R8: the lead and the cooperating department each report for duty (issue 9)
+    assert world.ready(w) == [("report_for_duty", "department", "hs-cgj"), ("report_for_duty", "department", "hs-zjj")]
     # R8 report deadline, and the R10 completion deadline already running from dispatch
     assert sorted(world.timers(w)) == sorted([("report_due_timer", order.report_due),
-                                              ("complete_due_timer_report", order.complete_due),
-                                              ("complete_due_timer_cooperate", order.complete_due)])
+                                              ("complete_due_timer_report", order.complete_due)])
 
 
 def test_r07_unanswered_consultation_closes_at_its_deadline_as_no_reply(world):
@@ -135,7 +135,7 @@ def test_r06_what_a_district_department_cannot_solve_is_dispatched_by_the_city(w
     assert orders[1].report_due == week_after(dispatched)
     row = world.whistle(w)
     assert (row.level, row.lead_department_id, row.task_order_no) == ("city", "city-gjjt", orders[1].order_no)
-    assert world.ready(w) == [("cooperate", "department", "city-jtj"), ("report_for_duty", "department", "city-gjjt")]
+    assert world.ready(w) == [("report_for_duty", "department", "city-gjjt"), ("report_for_duty", "department", "city-jtj")]
     # every department that took part is evaluated later (R16): the district one included
     assert world.data(w)["involved_department_ids"] == ["hs-zjj", "city-gjjt", "city-jtj"]
 
@@ -156,19 +156,23 @@ def test_r06_org_department_may_ask_the_district_meeting_before_dispatching(worl
 def test_r13_lead_and_two_cooperating_departments_work_in_parallel(world):
     w = world.report("校园周边小饭桌整治", at=local(2026, 11, 2, 9), community_id="ys-ys-sq2", category="安全")
     dispatched = local(2026, 11, 9, 10)
-    world.to_handling(w, dispatched, lead="city-scjgj", cooperating=["city-jyj", "city-wjw"])
-    assert world.ready(w) == [("cooperate", "department", "city-jyj"), ("cooperate", "department", "city-wjw"),
-                              ("report_for_duty", "department", "city-scjgj")]
+    world.to_handling(w, dispatched, lead="ys-cgj", cooperating=["ys-mzj", "ys-zjj"])
+    # R8: all three report for duty, each in its own inbox (issue 9)
+    assert world.ready(w) == [("report_for_duty", "department", "ys-cgj"), ("report_for_duty", "department", "ys-mzj"),
+                              ("report_for_duty", "department", "ys-zjj")]
+    assert [(i.task, i.unit_id) for i in world.inbox("bm-ys-mzj", w)] == [("report_for_duty", "ys-mzj")]
+    assert [(i.task, i.unit_id) for i in world.inbox("bm-ys-zjj", w)] == [("report_for_duty", "ys-zjj")]
+    world.report_all(w, local(2026, 11, 10, 9), ["ys-cgj", "ys-mzj", "ys-zjj"])
+    world.consult(w, local(2026, 11, 11, 9), lead="ys-cgj", participants=["ys-mzj", "ys-zjj"])
     # each cooperating department's officer sees only its own cooperate task
-    assert [(i.task, i.unit_id) for i in world.inbox("bm-city-jyj", w)] == [("cooperate", "city-jyj")]
-    assert [(i.task, i.unit_id) for i in world.inbox("bm-city-wjw", w)] == [("cooperate", "city-wjw")]
-    world.report_for_duty(w, local(2026, 11, 10, 9), dept="city-scjgj")
-    world.act("bm-city-jyj", "cooperate", {"contribution": "排查学校周边小饭桌 12 家"}, w, at=local(2026, 11, 12, 9))
+    assert [(i.task, i.unit_id) for i in world.inbox("bm-ys-mzj", w)] == [("cooperate", "ys-mzj")]
+    assert [(i.task, i.unit_id) for i in world.inbox("bm-ys-zjj", w)] == [("cooperate", "ys-zjj")]
+    world.act("bm-ys-mzj", "cooperate", {"contribution": "排查学校周边小饭桌 12 家"}, w, at=local(2026, 11, 12, 9))
     assert "complete_matter" not in [t for t, _, _ in world.ready(w)]   # one co-operator still works
-    world.act("bm-city-wjw", "cooperate", {"contribution": "开展食品卫生检查"}, w, at=local(2026, 11, 13, 9))
-    assert world.ready(w) == [("complete_matter", "department", "city-scjgj")]
+    world.act("bm-ys-zjj", "cooperate", {"contribution": "开展食品卫生检查"}, w, at=local(2026, 11, 13, 9))
+    assert world.ready(w) == [("complete_matter", "department", "ys-cgj")]
     data = world.data(w)
     by_dept = {data["cooperating_department_ids"][int(k)]: v for k, v in data["contributions"].items()}
-    assert by_dept == {"city-jyj": "排查学校周边小饭桌 12 家", "city-wjw": "开展食品卫生检查"}
+    assert by_dept == {"ys-mzj": "排查学校周边小饭桌 12 家", "ys-zjj": "开展食品卫生检查"}
     cooperate_events = [e.text for e in world.events(w) if e.kind == "cooperate"]
     assert len(cooperate_events) == 2

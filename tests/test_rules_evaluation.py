@@ -16,11 +16,14 @@ def test_r12_r16_r19_survey_evaluations_and_replies_of_a_whole_whistle(world):
     reported = local(2026, 11, 2, 8, 30)
     w = world.report("公交站点设置不合理", at=reported, community_id="hs-jfl-sq2", category="交通出行")
     dispatched = local(2026, 11, 6, 10)
-    world.to_handling(w, dispatched, lead="hs-zjj", cooperating=["city-gjjt"])
-    # the lead reports a day late (R8): that fact must reach its evaluation
+    world.to_handling(w, dispatched, lead="hs-zjj", cooperating=["hs-cgj"])
+    # the cooperating department reports in time, the lead a day late (R8): each fact reaches
+    # only that department's evaluation
+    world.report_for_duty(w, dispatched + timedelta(days=2), dept="hs-cgj")
     world.fire(dispatched + timedelta(days=7, minutes=5))
     world.report_for_duty(w, dispatched + timedelta(days=8), dept="hs-zjj")
-    world.act("bm-city-gjjt", "cooperate", {"contribution": "调整 12 路站点"}, w, at=dispatched + timedelta(days=9))
+    world.consult(w, dispatched + timedelta(days=8, hours=2), lead="hs-zjj", participants=["hs-cgj"])
+    world.act("bm-hs-cgj", "cooperate", {"contribution": "调整 12 路站点"}, w, at=dispatched + timedelta(days=9))
     world.complete_matter(w, dispatched + timedelta(days=20), dept="hs-zjj",
                           result="新增站点一处", reply="公交站点已调整，欢迎乘车。")
     assert world.whistle(w).completed_at == dispatched + timedelta(days=20)
@@ -34,16 +37,18 @@ def test_r12_r16_r19_survey_evaluations_and_replies_of_a_whole_whistle(world):
 
     # R16: one evaluation task per involved department, each about its own department
     assert world.ready(w) == [("evaluate_department", "community", "hs-jfl-sq2")] * 2
-    world.evaluate_all(w, dispatched + timedelta(days=23), grades={"hs-zjj": "fair", "city-gjjt": "excellent"})
+    world.evaluate_all(w, dispatched + timedelta(days=23), grades={"hs-zjj": "fair", "hs-cgj": "excellent"})
     evaluations = {e.department_id: e for e in world.rows(Evaluation, w)}
-    assert set(evaluations) == {"hs-zjj", "city-gjjt"}
-    lead, coop = evaluations["hs-zjj"], evaluations["city-gjjt"]
+    assert set(evaluations) == {"hs-zjj", "hs-cgj"}
+    lead, coop = evaluations["hs-zjj"], evaluations["hs-cgj"]
     assert (lead.grade, lead.opinion, coop.grade) == ("fair", "hs-zjj 评价意见", "excellent")
     order_no = world.whistle(w).task_order_no
     assert lead.facts == {"role": "lead", "task_order_no": order_no, "days_to_report": 8.0, "days_to_complete": 20.0,
                           "report_overdue": True, "complete_overdue": False, "extensions": 0,
                           "satisfaction_rate": 83.3}
-    assert coop.facts["role"] == "cooperating" and coop.facts["report_overdue"] is True   # facts of the order
+    # R8: the cooperating department is judged on its own report (in time), not on the lead's
+    assert coop.facts["role"] == "cooperating" and coop.facts["report_overdue"] is False
+    assert coop.facts["days_to_report"] == 2.0
 
     row = world.whistle(w)
     assert world.instance(w).status == "completed" and row.stage == "closed"

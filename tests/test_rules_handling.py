@@ -151,21 +151,52 @@ def test_r11_refused_extension_does_not_move_the_deadline(world):
 def test_r15_long_term_matter_becomes_a_standing_mechanism(world):
     dispatched = local(2026, 11, 9, 10)
     w = world.report("校园周边小饭桌常态化监管", at=dispatched - timedelta(days=5), community_id="ys-am-sq1")
-    _to_complete_matter(world, w, dispatched, lead="ys-mzj", cooperating=["ys-cgj"])
-    world.act("bm-ys-cgj", "cooperate", {"contribution": "联合巡查"}, w, at=dispatched + timedelta(days=3))
+    world.to_complete_matter(w, dispatched, lead="ys-mzj", cooperating=["ys-cgj"])
     world.complete_matter(w, local(2026, 12, 1, 10), dept="ys-mzj", outcome="long_term", result="需常态化监管",
                           reply="将形成长效机制常态化监管。")
     assert world.ready(w) == [("long_term_mechanism", "district_org", "ys")]
     world.act("zzb-ys", "long_term_mechanism",
               {"document_title": "校园周边小饭桌常态化监管办法", "document_no": "雨组〔2026〕8号",
-               "lead_department_id": "ys-mzj", "cooperating_department_ids": ["ys-cgj", "city-scjgj"],
+               "lead_department_id": "ys-mzj", "cooperating_department_ids": ["ys-cgj", "ys-zjj"],
                "text": "每季度联合检查一次"}, w, at=local(2026, 12, 3, 10))
     [mech] = [m for m in world.rows(StandingMechanism) if w.id in (m.source_whistle_ids or [])]
     assert (mech.title, mech.document_no, mech.text) == ("校园周边小饭桌常态化监管办法", "雨组〔2026〕8号", "每季度联合检查一次")
-    assert (mech.lead_department_id, mech.cooperating_department_ids) == ("ys-mzj", ["ys-cgj", "city-scjgj"])
+    assert (mech.lead_department_id, mech.cooperating_department_ids) == ("ys-mzj", ["ys-cgj", "ys-zjj"])
     # the whistle goes on to the community's survey and evaluation
     assert world.ready(w) == [("satisfaction_survey", "community", "ys-am-sq1")]
     assert any("长效机制" in (e.reply or "") for e in world.events(w))
     assert world.instance(w).status == "running"
     trail = world.rows(AuditEvent, None, AuditEvent.instance_id == world.whistle(w).instance_id)
     assert not [a for a in trail if a.action == "incident"]
+
+
+def test_r11_extension_is_approved_by_the_org_department_of_the_dispatching_level(world):
+    ask = {"outcome": "request_extension", "result": "需跨部门施工", "reply": "已申请延期。",
+           "requested_due": "2027-03-31", "extension_reason": "涉及面广"}
+    # dispatched at district level: the district's org department approves, not the city's
+    dispatched = local(2026, 9, 7, 10)
+    w = world.report("跨河步行桥维修", at=dispatched - timedelta(days=5), community_id="ys-ys-sq1")
+    _to_complete_matter(world, w, dispatched, lead="ys-zjj")
+    world.complete_matter(w, local(2026, 10, 20, 10), dept="ys-zjj", **ask)
+    world.act("sq-ys-ys-sq1", "extension_agree", {"decision": "agree"}, w, at=local(2026, 10, 21, 10))
+    assert world.ready(w) == [("extension_approve", "district_org", "ys")]
+    assert world.inbox("zzb-mas", w) == [] and world.inbox("zzb-hs", w) == []
+    assert [i.task for i in world.inbox("zzb-ys", w)] == ["extension_approve"]
+
+    # the district could not solve it: after the district meeting the city dispatches (R6), and the
+    # city's org department approves the city order's extension, not the district's
+    w = world.report("跨区公交线路调整", at=dispatched - timedelta(days=5), community_id="ys-ys-sq2")
+    _to_complete_matter(world, w, dispatched, lead="ys-zjj")
+    world.complete_matter(w, local(2026, 9, 30, 10), dept="ys-zjj", outcome="cannot_solve",
+                          result="需市级统筹", reply="已提请上报市级。")
+    world.act("zzb-ys", "district_meeting", {"meeting_date": "2026-10-09", "decision": "escalate", "minutes": "上报"},
+              w, at=local(2026, 10, 9, 10))
+    world.dispatch(w, local(2026, 10, 12, 10), lead="city-zjj", org="zzb-mas")
+    world.report_for_duty(w, local(2026, 10, 13, 10), dept="city-zjj")
+    world.complete_matter(w, local(2026, 11, 20, 10), dept="city-zjj", **ask)
+    world.act("sq-ys-ys-sq2", "extension_agree", {"decision": "agree"}, w, at=local(2026, 11, 21, 10))
+    assert world.ready(w) == [("extension_approve", "city_org", "mas")]
+    assert world.inbox("zzb-ys", w) == []
+    world.act("zzb-mas", "extension_approve", {"decision": "approve"}, w, at=local(2026, 11, 22, 10))
+    from governance.calendar import to_local
+    assert to_local(world.whistle(w).complete_due).date().isoformat() == "2027-03-31"

@@ -4,6 +4,7 @@ residents); the next survey goes on to the evaluation. A survey at the threshold
 from datetime import timedelta
 
 from governance.models import Survey, WhistleEvent
+from tests.deadline_kit import week_after
 from tests.procedure_kit import local, world  # noqa: F401  (fixture)
 
 
@@ -28,7 +29,7 @@ def test_r12_a_survey_below_the_threshold_sends_the_whistle_back_to_the_lead_dep
     row = world.whistle(w)
     assert row.stage == "rework" and row.task_order_no == order_no and row.complete_due == complete_due
     # a fresh report window (7 days, as the order's first), the completion deadline unchanged
-    assert row.report_due == surveyed + timedelta(days=7)
+    assert row.report_due == week_after(surveyed)
     assert world.data(w)["rework_count"] == 1
     [rework] = world.rows(WhistleEvent, w, WhistleEvent.kind == "rework")
     assert rework.stage == "rework" and rework.reply == "根据测评意见，事项重新办理。"

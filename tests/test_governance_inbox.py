@@ -8,11 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event, select
 
-from engine.clock import now as clock_now
 from engine.models import InboxTask, Instance
 from governance import workspace
 from governance.models import Consultation, Officer, Whistle
-from tests.webkit import advance, prepare_database, report
+from tests.webkit import DEFAULT_NOW, advance, prepare_database, report
 
 
 @pytest.fixture
@@ -62,7 +61,7 @@ def test_community_inbox_counts_filters_and_pages(factory):
         report(factory, title=f"事项{i:02d}", category="明灯" if i % 3 else "安全")
     report(factory, title="别的社区", community_id="hs-jfl-sq2", actor="wg-hs-jfl-sq2")
     who = officer(factory, "sq-hs-jfl-sq1")
-    now = clock_now()
+    now = DEFAULT_NOW          # when the whistles were reported (never the wall clock)
     expected = expected_rows(factory, who, now)
     assert len(expected) == 23
     with factory() as session:
@@ -91,7 +90,7 @@ def test_department_inbox_deadlines_come_from_the_register(factory):
     who = officer(factory, "bm-hs-cgj")
     with factory() as session:
         report_due = max(w.report_due for w in session.scalars(select(Whistle).where(Whistle.instance_id.in_(instances))))
-    for now in (clock_now(), report_due - timedelta(days=1), report_due + timedelta(hours=1)):
+    for now in (DEFAULT_NOW, report_due - timedelta(days=1), report_due + timedelta(hours=1)):
         expected = expected_rows(factory, who, now)
         assert sum(1 for e in expected if e[0].task == "report_for_duty") == 3
         with factory() as session:

@@ -373,6 +373,19 @@ def record_recommendation(session, year: int, street_id: str, *, opinion: str | 
     return rec
 
 
+def assessable_departments(session, year: int, *, street_id: str | None = None,
+                           review_unit_id: str | None = None) -> list[str]:
+    """The departments a street recommends grades for (its results of the year), or that an org
+    department reviews (the department totals it is the reviewing unit of), sorted."""
+    row = _require_open_year(session, year)
+    stmt = select(AssessmentResult.department_id).where(AssessmentResult.year_id == row.id)
+    if street_id is not None:
+        stmt = stmt.where(AssessmentResult.street_id == street_id)
+    else:
+        stmt = stmt.where(AssessmentResult.street_id.is_(None), AssessmentResult.org_unit_id == review_unit_id)
+    return sorted(set(session.scalars(stmt)))
+
+
 def _recommended_total(session, year_row, department_id) -> str | None:
     """A department's recommended grade in total: the grade its streets recommended for most of
     its evaluations (ties and missing recommendations: its computed total grade)."""

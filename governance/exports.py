@@ -40,7 +40,7 @@ STATS_HEADERS = ["维度", "代码", "名称", "吹哨事项", "已解决", "无
                  "已办结（合计）", "未办结", "逾期", "已派单", "延期事项", "任务单",
                  "按时报到率(%)", "按时办结率(%)", "延期率(%)", "满意率(%)"]
 RESULT_HEADERS = ["部门代码", "部门", "部门层级", "审核单位", "街道", "评价次数", "按时报到", "按时办结",
-                  "优秀", "良好", "一般", "较差", "满意率(%)", "响应得分", "办理得分", "满意度得分", "综合得分",
+                  "优秀", "良好", "一般", "较差", "满意率(%)", "响应得分", "办理得分", "满意度得分", "社区评价得分", "综合得分",
                   "计算等次", "街道建议等次", "街道意见", "审定等次", "审核意见", "最终等次"]
 
 
@@ -263,6 +263,7 @@ def export_assessment(session, year: int, fmt: str = "xlsx", *, out=None, progre
                          ("设置版本", settings.get("version")), ("响应权重", settings.get("response_weight")),
                          ("办理权重", settings.get("resolution_weight")),
                          ("满意度权重", settings.get("satisfaction_weight")),
+                         ("社区评价权重", settings.get("opinion_weight") or 0),
                          ("社区评价权重", settings.get("opinion_weight") or 0),
                          *((f"{GRADE_NAMES[g]}分数线", (settings.get("thresholds") or {}).get(g))
                            for g in ("excellent", "good", "fair")),

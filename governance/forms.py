@@ -341,6 +341,23 @@ def task_rule_context(session, task) -> dict:
     return {k: data[k] for k in keys if k in data}
 
 
+def narrow_to_rules(schema: dict | None, context: dict) -> dict | None:
+    """The form with each field that an `among` rule limits to a list of the task's data offering
+    only those choices (a copy; the form as deployed is unchanged)."""
+    limits = {r["field"]: context[r["than"]] for r in rules(schema)
+              if r["rule"] == "among" and isinstance(context.get(r.get("than")), list)}
+    if not limits:
+        return schema
+    import copy
+    schema = copy.deepcopy(schema)
+    for name, allowed in limits.items():
+        prop = (schema.get("properties") or {}).get(name)
+        target = prop.get("items") if isinstance(prop, dict) and prop.get("type") == "array" else prop
+        if isinstance(target, dict) and isinstance(target.get("oneOf"), list):
+            target["oneOf"] = [o for o in target["oneOf"] if isinstance(o, dict) and o.get("const") in allowed]
+    return schema
+
+
 def _strings(value):
     if isinstance(value, str):
         yield value

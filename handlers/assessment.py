@@ -39,6 +39,16 @@ def _grades(excellent_department_ids=None, good_department_ids=None, fair_depart
     return A._grade_lists(excellent_department_ids, good_department_ids, fair_department_ids, poor_department_ids)
 
 
+@handler("assessment.prepare_form")
+def prepare_form(year, street_id: str | None = None, review_unit_id: str | None = None,
+                 ctx: HandlerContext = None) -> dict:
+    """The departments a street (or an org department) may grade — those it has results for this
+    year — and empty grade lists → {assessable_department_ids, excellent_department_ids, ...}.
+    The form limits every grade list to `assessable_department_ids` (an `among` rule)."""
+    ids = A.assessable_departments(ctx.session, int(year), street_id=street_id, review_unit_id=review_unit_id)
+    return {"assessable_department_ids": ids, **{f"{g}_department_ids": [] for g in A.GRADE_NAMES}}
+
+
 @handler("assessment.record_recommendation")
 def record_recommendation(year, street_id: str, opinion: str | None = None, excellent_department_ids=None,
                           good_department_ids=None, fair_department_ids=None, poor_department_ids=None,

@@ -22,15 +22,17 @@ import tests.procedure_kit  # noqa: F401  (loads the plugins)
 from tests.conftest import scratch_database
 
 from engine import runtime  # noqa: E402
+from engine.clock import frozen_at  # noqa: E402
 from engine.db import Base, make_engine, make_sessionmaker, write_session  # noqa: E402
 from engine.deploy import deploy, read_folder  # noqa: E402
-from engine.models import InboxTask  # noqa: E402
+from engine.errors import FormInvalid  # noqa: E402
+from engine.models import InboxTask, Instance  # noqa: E402
 from governance import assessment as A  # noqa: E402
-from governance import exports  # noqa: E402
+from governance import exports, workspace  # noqa: E402
 from governance.calendar import TZ  # noqa: E402
 from governance.demo import load_demo  # noqa: E402
 from governance.directory import locate_community, units  # noqa: E402
-from governance.models import Evaluation, Survey, TaskOrder, Whistle  # noqa: E402
+from governance.models import Evaluation, Officer, Survey, TaskOrder, Whistle  # noqa: E402
 from governance.stats import stats  # noqa: E402
 from webapp.system import FORMS_DIR, PROCESSES_DIR  # noqa: E402
 
@@ -369,26 +371,53 @@ def expected_annual(facts, year, settings):
 
 
 def _complete_all(factory, task, data_for, at):
-    """Complete every ready `task` (any instance) with data_for(inbox row), in one transaction."""
+    """Every ready `task` (any instance) completed by an officer of its unit who finds it in their
+    inbox (the officers' path), with data_for(inbox row, form) → data."""
     done = 0
-    with write_session(factory) as session:
-        while True:
+    while True:
+        with factory() as session, frozen_at(at):
             row = session.scalars(select(InboxTask).where(InboxTask.task == task).order_by(InboxTask.id)).first()
             if row is None:
                 return done
-            instance = runtime.complete(session, row.id, data_for(row), actor="test", now=at)
+            officer = session.scalars(select(Officer).where(Officer.role == row.role,
+                                                            Officer.unit_id == row.unit_id)).first()
+            assert officer is not None, f"orphan task {task} of unit {row.unit_id}"
+            session.expunge(officer)
+            assert row.id in {i.id for i in workspace.inbox(session, officer, task=task, per_page=200).items}
+            data = data_for(row, workspace.task_form(session, row))
+        with write_session(factory) as session, frozen_at(at):
+            instance = workspace.complete_task(session, officer, row.id, data)
             assert instance.status != "incident", instance.incident
-            done += 1
+        done += 1
+
+
+def _street_data(factory, year, at):
+    """The street's form offers only the departments it evaluated this year (R17); naming another
+    one is refused as a field error before anything runs."""
+    def data_for(row, form):
+        with factory() as session:
+            street_id = runtime.task_data(session, session.get(Instance, row.instance_id), row.id)["street_id"]
+            assessable = A.assessable_departments(session, year, street_id=street_id)
+            offered = [c["const"] for c in form["properties"]["poor_department_ids"]["items"]["oneOf"]]
+            assert assessable and offered == assessable
+            outsider = next(u.id for u in units(session, "department") if u.id not in assessable)
+            officer = session.scalars(select(Officer).where(Officer.role == "street", Officer.unit_id == street_id)).first()
+            session.expunge(officer)
+        with pytest.raises(FormInvalid) as refused, write_session(factory) as session, frozen_at(at):
+            workspace.complete_task(session, officer, row.id, {"opinion": "调整", "poor_department_ids": [outsider]})
+        assert [e.field.split(".")[0] for e in refused.value.errors] == ["poor_department_ids"]
+        return {"opinion": "同意系统计算等次"}
+    return data_for
 
 
 def _run_year(factory, year, at):
     with write_session(factory) as session:
         instance = A.start_assessment(session, year, actor="zzb-mas", at=at)
         assert instance.status == "running", instance.incident
-    streets = _complete_all(factory, "street_recommendation", lambda r: {"opinion": "同意系统计算等次"}, at)
-    reviews = _complete_all(factory, "org_review", lambda r: {"opinion": "审核同意"}, at)
+    streets = _complete_all(factory, "street_recommendation", _street_data(factory, year, at), at)
+    reviews = _complete_all(factory, "org_review", lambda r, form: {"opinion": "审核同意"}, at)
     districts = _complete_all(factory, "district_work_assessment",
-                              lambda r: {"grade": "good", "opinion": "工作扎实"}, at)
+                              lambda r, form: {"grade": "good", "opinion": "工作扎实"}, at)
     return streets, reviews, districts
 
 

@@ -34,7 +34,8 @@ def index():
     page = workspace.inbox(db(), current_user, page=_int_arg("page", 1), per_page=20, **filters)
     has_joint = "joint_meeting" in page.counts["by_task"]
     return render_template("inbox.html", page=page, filters=filters, categories=CATEGORIES, now=now(),
-                           has_joint=has_joint, proposed_roles=prefill.proposed_roles(db(), page.items))
+                           has_joint=has_joint, proposed_roles=prefill.proposed_roles(db(), page.items),
+                           waiting=workspace.waiting_for_others(db(), current_user))
 
 
 @bp.route("/inbox/joint-meeting", methods=["GET", "POST"])

@@ -220,6 +220,17 @@ def reports_of(session, whistle: Whistle, department_id: str | None = None,
     return list(session.scalars(stmt.order_by(DepartmentReport.round, DepartmentReport.id)))
 
 
+def lead_report(session, whistle: Whistle) -> DepartmentReport | None:
+    """The lead department's (first, reported) report under the whistle's current order, or None
+    when the order keeps no reports per department or the lead has not reported through its inbox."""
+    if not whistle.task_order_no:
+        return None
+    rows = session.scalars(select(DepartmentReport).where(
+        DepartmentReport.task_order_no == whistle.task_order_no, DepartmentReport.role == "lead",
+        DepartmentReport.reported_at.is_not(None)).order_by(DepartmentReport.round, DepartmentReport.id)).all()
+    return rows[0] if rows else None
+
+
 def report_facts(session, whistle: Whistle, order: TaskOrder, department_id: str) -> dict | None:
     """R16: the evaluation facts of one department from ITS OWN reports under `order` (None when
     the order has no report rows, e.g. one issued before reports were kept per department)."""

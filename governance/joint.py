@@ -484,6 +484,7 @@ def sync_facts(session, joint: JointMatter, data: dict, *, at: datetime | None =
     reported_at (the lead's report for duty), completed_at (its last completion feedback),
     overdue flags (from the deadlines), extensions (R8, R10, R11)."""
     from .calendar import parse_datetime
+    from .duty_reports import lead_report
     at = at or now()
     since = joint.dispatched_at
     reports = _task_times(session, joint, "report_for_duty", since)
@@ -498,10 +499,12 @@ def sync_facts(session, joint: JointMatter, data: dict, *, at: datetime | None =
             w.complete_due = complete_due
             if order is not None:
                 order.complete_due = complete_due
+        lead = lead_report(session, w)   # R8: the lead's own report at this whistle's community
         for obj in filter(None, (w, order)):
-            obj.reported_at = reported_at
+            obj.reported_at = lead.reported_at if lead is not None else reported_at
             obj.completed_at = completed_at
-            obj.report_overdue = reported_at is None or (obj.report_due is not None and reported_at > obj.report_due)
+            obj.report_overdue = lead.overdue if lead is not None else (
+                reported_at is None or (obj.report_due is not None and reported_at > obj.report_due))
             obj.complete_overdue = bool(obj.complete_due is not None and (completed_at or at) > obj.complete_due)
         w.extension_count = extensions
 

@@ -9,7 +9,7 @@ from engine.clock import frozen_at
 from engine.db import write_session
 from governance import joint as J
 from governance import workspace
-from governance.duty_models import DepartmentReport
+from governance.duty_models import DepartmentReport, JointConsultation
 from governance.models import Evaluation, Extension, TaskOrder, Whistle
 from tests.procedure_kit import REPORT, local, world  # noqa: F401  (fixture)
 
@@ -224,3 +224,33 @@ def test_r14_an_extension_in_a_joint_matter_needs_the_agreement_of_every_communi
         data = runtime.instance_data(session, session.get(Instance, joint.instance_id))
         assert data["complete_due"].startswith("2026-12-30") or iso(data["complete_due"]).startswith("2026-12-30")
         assert all(session.get(Whistle, w.id).joint_id == joint.joint_no for w in ws)
+
+
+def test_r08_r14_each_joint_whistle_records_the_leads_own_report_at_its_community(world):
+    dispatched = local(2026, 10, 12, 10)
+    joint, ws = _dispatched_joint(world, "多个社区反映夜间施工扰民", dispatched)
+    for n in range(3):                               # the cooperating department is there first
+        _joint_act(world, "bm-ys-zjj", "report_for_duty", {**REPORT, "visited_on": "2026-10-13"}, joint,
+                   dispatched + timedelta(days=1))
+    lead_at = {}
+    for n in range(3):
+        item = [i for i in _joint_items(world, "bm-ys-cgj", joint) if i.task == "report_for_duty"][0]
+        with world.factory() as session:
+            from engine.models import InboxTask
+            community = workspace.task_context(session, session.get(InboxTask, item.id))["duty_community_id"]
+        lead_at[community] = dispatched + timedelta(days=2 + 3 * n)          # the last one is late
+        world.complete("bm-ys-cgj", item.id, {**REPORT, "visited_on": lead_at[community].date().isoformat()},
+                       at=lead_at[community])
+    _joint_act(world, "bm-ys-cgj", "joint_consultation",
+               {"held_on": "2026-10-20", "participant_ids": ["ys-zjj"], "work_split": "ys-zjj：夜查"}, joint,
+               dispatched + timedelta(days=8, hours=1))
+    _joint_act(world, "bm-ys-zjj", "cooperate", {"contribution": "夜间巡查"}, joint, dispatched + timedelta(days=9))
+    _joint_act(world, "bm-ys-cgj", "complete_matter", {"outcome": "completed", "result": "已整改", "reply": "已解决。"},
+               joint, dispatched + timedelta(days=10))
+    late = max(lead_at, key=lead_at.get)
+    for w in ws:
+        row = world.whistle(w)
+        assert row.reported_at == lead_at[w.community_id]                   # not the cooperating one's earlier visit
+        assert row.report_overdue == (w.community_id == late)
+        [consultation] = world.rows(JointConsultation, w)
+        assert consultation.participant_ids == ["ys-zjj"]

@@ -15,7 +15,7 @@ from engine.clock import now
 from engine.db import Base
 from engine.models import UTCDateTime
 
-JOINT_STATUSES = ("open", "dispatched", "closed")
+JOINT_STATUSES = ("open", "dispatched", "closed", "cancelled")   # cancelled: its whistles went back to their streets
 ASSESSMENT_STATUSES = ("scheduled", "street_review", "org_review", "district_review", "published")
 
 

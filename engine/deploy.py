@@ -277,8 +277,9 @@ class _Checker:
         if "/" in form or "\\" in form or form.startswith("."):
             self.add(f"form name {form!r} is not a plain file name", file=file, node=node)
             return
-        if form in self.form_overrides:  # a form being edited, checked before it is saved
-            self.forms[form] = self.form_overrides[form]
+        if form in self.form_overrides:  # a form being edited (or stored in the database) stands in for the file
+            if self.closed_form(form, self.form_overrides[form], node, file):
+                self.forms[form] = self.form_overrides[form]
             return
         path = (self.forms_dir / form) if self.forms_dir else None
         if path is None or not path.is_file():
@@ -290,7 +291,18 @@ class _Checker:
         except (ValueError, jsonschema.SchemaError) as exc:
             self.add(f"form {form!r} is not a valid JSON Schema: {str(exc).splitlines()[0]}", file=file, node=node)
             return
-        self.forms[form] = schema
+        if self.closed_form(form, schema, node, file):
+            self.forms[form] = schema
+
+    def closed_form(self, form, schema, node, file) -> bool:
+        """Only declared fields may enter the instance data: a form must be an object schema that
+        refuses every other key (`additionalProperties: false`)."""
+        if isinstance(schema, dict) and schema.get("additionalProperties") is False \
+                and isinstance(schema.get("properties", {}), dict):
+            return True
+        self.add(f"form {form!r} is not closed: it must say \"additionalProperties\": false (only the fields "
+                 "it declares may enter the instance data)", file=file, node=node, code="form_open", form=form)
+        return False
 
     def service_task(self, node, file):
         op = node.find("bpmn:extensionElements/spiffworkflow:serviceTaskOperator", NS)
@@ -507,11 +519,12 @@ def _calls_of(deployment: Deployment) -> dict[str, set[str]]:
 
 
 def deploy(session: Session, files: dict[str, bytes], *, forms_dir: Path | None = None,
-           actor: str | None = None, note: str | None = None) -> DeployResult:
+           actor: str | None = None, note: str | None = None,
+           form_overrides: dict[str, dict] | None = None) -> DeployResult:
     """Vet and store a deployment set (file name -> content). Raises DeployRefused.
 
     Does not commit: the caller owns the transaction."""
-    checker, texts, dependencies, _parser = check(session, files, forms_dir)
+    checker, texts, dependencies, _parser = check(session, files, forms_dir, form_overrides)
     if checker.problems:
         raise DeployRefused(checker.problems)
     # forms belong to the version too: a changed form alone makes a new version

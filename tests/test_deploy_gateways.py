@@ -90,7 +90,8 @@ def test_diagrams_gateway_with_conditions_that_cannot_be_checked_needs_a_default
 
 
 def test_diagrams_gateway_on_a_free_form_field_needs_a_default_flow(session_factory, forms):
-    (forms / "choice.json").write_text(json.dumps({"type": "object", "properties": {"pick": {"type": "string"}}}))
+    (forms / "choice.json").write_text(json.dumps({"type": "object", "properties": {"pick": {"type": "string"}},
+                                                    "additionalProperties": False}))
     [problem] = refusal(session_factory, diagram(), forms)
     assert (problem.element, problem.code, problem.params["key"]) == ("gw_pick", "gateway_open_key", "pick")
 

@@ -80,7 +80,7 @@ BPMN = """<?xml version="1.0" encoding="UTF-8"?>
 </bpmn:definitions>
 """
 FORM = {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
-        "properties": {"work_plan": {"type": "string"}}}
+        "properties": {"work_plan": {"type": "string"}}, "additionalProperties": False}
 START = datetime(2026, 11, 30, 10, 0, tzinfo=TZ)
 
 

@@ -7,6 +7,12 @@ assessment, as Excel workbooks (openpyxl, write-only) or CSV (UTF-8 with BOM, op
 Every function takes `fmt` ('xlsx' | 'csv'), `out` (a path or a binary file; None → the bytes are
 returned) and `progress` (callable(done, total), called every `PROGRESS_EVERY` rows and at the end).
 Register and evaluation rows are streamed from the database (`yield_per`), never all loaded.
+
+Safe to open (OWASP CSV injection): a text cell starting with `=`, `+`, `-`, `@`, a tab or a
+carriage return is never a formula — in CSV it gets a leading apostrophe, in XLSX it is a text cell
+with Excel's quote prefix. Dates and times are real date cells in XLSX (Asia/Shanghai, formatted),
+ISO 8601 with offset in CSV. Titles are typed by residents and officers: phone and identity card
+numbers in them are masked (governance.privacy), as for every reader who does not handle the whistle.
 """
 from __future__ import annotations
 
@@ -15,12 +21,16 @@ import io
 from pathlib import Path
 from typing import Callable, Iterable
 
+from datetime import date, datetime
+
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from sqlalchemy import func, select
 
 from .assessment import GRADE_NAMES, annual_results, year_bounds
-from .calendar import iso
+from .calendar import iso, parse_datetime, to_local
 from .models import Evaluation, Unit, Whistle
+from .privacy import mask
 from .register import OUTCOMES, STAGES
 from .stats import BREAKDOWNS, normalise_filters, stats, whistle_conditions
 
@@ -46,6 +56,26 @@ RESULT_HEADERS = ["部门代码", "部门", "部门层级", "审核单位", "街
 
 class ExportError(ValueError):
     pass
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")   # OWASP: what a spreadsheet may read as a formula
+DATETIME_FORMAT, DATE_FORMAT = "yyyy-mm-dd hh:mm:ss", "yyyy-mm-dd"
+
+
+def is_formula_like(value) -> bool:
+    return isinstance(value, str) and value.startswith(FORMULA_STARTS)
+
+
+def neutralise(value):
+    """A CSV cell that no spreadsheet runs: formula-like text gets a leading apostrophe."""
+    return "'" + value if is_formula_like(value) else value
+
+
+def _when(value) -> datetime | None:
+    """An ISO 8601 string of the domain (or a datetime) as an aware datetime; None stays None."""
+    if value is None or value == "":
+        return None
+    return parse_datetime(value)
 
 
 def _yes(value) -> str:
@@ -85,11 +115,36 @@ class _Sink:
             self.writer.writerow(headers)
 
     def row(self, values: Iterable):
-        values = ["" if v is None and self.fmt == "csv" else v for v in values]
         if self.wb is not None:
-            self.sheet.append(values)
+            self.sheet.append([self._xlsx_cell(v) for v in values])
         else:
-            self.writer.writerow(values)
+            self.writer.writerow([self._csv_cell(v) for v in values])
+
+    @staticmethod
+    def _csv_cell(value):
+        if value is None:
+            return ""
+        if isinstance(value, datetime):
+            return iso(value)
+        if isinstance(value, date):
+            return value.isoformat()
+        return neutralise(value)
+
+    def _xlsx_cell(self, value):
+        if isinstance(value, datetime):   # Excel has no time zones: local time, formatted as a date-time
+            cell = WriteOnlyCell(self.sheet, value=to_local(value).replace(tzinfo=None))
+            cell.number_format = DATETIME_FORMAT
+            return cell
+        if isinstance(value, date):
+            cell = WriteOnlyCell(self.sheet, value=value)
+            cell.number_format = DATE_FORMAT
+            return cell
+        if is_formula_like(value):        # text, never a formula: what Excel stores for '=...
+            cell = WriteOnlyCell(self.sheet, value=value)
+            cell.data_type = "s"
+            cell.quotePrefix = True
+            return cell
+        return value
 
     def finish(self, out):
         if self.wb is not None:
@@ -124,14 +179,14 @@ def export_register(session, fmt: str = "xlsx", *, out=None, progress=None, **fi
     done = 0
     stmt = select(Whistle).where(*conds).order_by(Whistle.id).execution_options(yield_per=500)
     for w in session.scalars(stmt):
-        sink.row([w.whistle_no, w.title, w.category, names.get(w.district_id), names.get(w.street_id),
-                  names.get(w.community_id), SOURCE_NAMES.get(w.source, w.source), iso(w.created_at),
+        sink.row([w.whistle_no, mask(w.title), w.category, names.get(w.district_id), names.get(w.street_id),
+                  names.get(w.community_id), SOURCE_NAMES.get(w.source, w.source), w.created_at,
                   STAGES.get(w.stage, w.stage), LEVEL_NAMES.get(w.level, w.level),
                   names.get(w.lead_department_id),
                   "、".join(names.get(d, d) for d in (w.cooperating_department_ids or [])) or None,
-                  w.task_order_no, iso(w.dispatched_at), iso(w.report_due), iso(w.reported_at),
-                  _yes(w.report_overdue), iso(w.complete_due), iso(w.completed_at), _yes(w.complete_overdue),
-                  int(w.extension_count or 0), w.satisfaction_rate, iso(w.closed_at),
+                  w.task_order_no, w.dispatched_at, w.report_due, w.reported_at,
+                  _yes(w.report_overdue), w.complete_due, w.completed_at, _yes(w.complete_overdue),
+                  int(w.extension_count or 0), w.satisfaction_rate, w.closed_at,
                   OUTCOMES.get(w.outcome, w.outcome), w.joint_id])
         done += 1
         _progress(progress, done, total)
@@ -163,12 +218,12 @@ def export_evaluations(session, fmt: str = "xlsx", *, year: int | None = None, o
     done = 0
     for e, w in session.execute(base.order_by(Evaluation.id).execution_options(yield_per=500)):
         facts = e.facts or {}
-        sink.row([w.whistle_no, w.title, names.get(w.district_id), names.get(w.street_id), names.get(w.community_id),
+        sink.row([w.whistle_no, mask(w.title), names.get(w.district_id), names.get(w.street_id), names.get(w.community_id),
                   names.get(e.department_id, e.department_id), ROLE_NAMES.get(facts.get("role"), facts.get("role")),
                   facts.get("task_order_no"), _grade(e.grade), _grade(e.timeliness), _grade(e.plan),
                   _grade(e.result), _grade(e.attitude), e.opinion, _yes(facts.get("report_overdue")),
                   _yes(facts.get("complete_overdue")), facts.get("days_to_report"), facts.get("days_to_complete"),
-                  facts.get("extensions"), facts.get("satisfaction_rate"), iso(e.at)])
+                  facts.get("extensions"), facts.get("satisfaction_rate"), e.at])
         done += 1
         _progress(progress, done, total)
     _progress(progress, done, total, force=True)
@@ -246,17 +301,17 @@ def export_assessment(session, year: int, fmt: str = "xlsx", *, out=None, progre
     sink.table("街道考核评价建议", ["街道", "建议", "各部门建议等次", "提出人", "时间"])
     for s in data["street_recommendations"]:
         sink.row([s["street_name"], s["opinion"], "；".join(f"{d}:{_grade(g)}" for d, g in sorted(s["grades"].items())),
-                  s["by"], s["at"]])
+                  s["by"], _when(s["at"])])
     sink.table("组织部审核", ["审核单位", "审核意见", "各部门审定等次", "审核人", "时间"])
     for o in data["org_reviews"]:
         sink.row([o["org_unit_name"], o["opinion"], "；".join(f"{d}:{_grade(g)}" for d, g in sorted(o["grades"].items())),
-                  o["by"], o["at"]])
+                  o["by"], _when(o["at"])])
     sink.table("城区本级工作考核", ["城区", "吹哨事项", "已解决", "按时报到率(%)", "按时办结率(%)", "满意率(%)",
                              "考核等次", "考核意见", "考核人", "时间"])
     for d in data["district_work"]:
         t, r = (d["figures"] or {}).get("totals", {}), (d["figures"] or {}).get("rates", {})
         sink.row([d["district_name"], t.get("reported"), t.get("solved"), r.get("on_time_report"),
-                  r.get("on_time_completion"), r.get("satisfaction"), _grade(d["grade"]), d["opinion"], d["by"], d["at"]])
+                  r.get("on_time_completion"), r.get("satisfaction"), _grade(d["grade"]), d["opinion"], d["by"], _when(d["at"])])
     settings = data["settings"] or {}
     sink.table("评分设置", ["项目", "数值"])
     for label, value in (("年度", data["year"]), ("状态", data["status"]), ("已冻结", _yes(data["frozen"])),

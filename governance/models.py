@@ -9,11 +9,17 @@ from datetime import date, datetime
 
 from sqlalchemy import (JSON, Boolean, Date, Float, ForeignKey, Index, Integer, LargeBinary, String,
                         Text, UniqueConstraint)
+from sqlalchemy import false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.models import UTCDateTime  # also defines the instances table Whistle.instance_id refers to
 from engine.clock import now
 from engine.db import Base
+
+
+def _new_public_id() -> str:
+    from .privacy import new_public_id
+    return new_public_id()
 
 
 UNIT_KINDS = ("city", "district", "street", "community", "department", "enterprise")
@@ -115,6 +121,11 @@ class Whistle(Base):
     # R20: how it was closed (governance.register.OUTCOMES); only the resolved ones count as solved
     outcome: Mapped[str | None] = mapped_column(String(30), index=True)
     joint_id: Mapped[str | None] = mapped_column(String(50), index=True)
+    # residents' platforms read a whistle under a random id, never its guessable number (PIPL);
+    # whistles entered by officers are internal unless marked public (governance.privacy)
+    public_id: Mapped[str | None] = mapped_column(String(32), unique=True, index=True,
+                                                  default=lambda: _new_public_id())
+    public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     events: Mapped[list["WhistleEvent"]] = relationship(
         back_populates="whistle", order_by="WhistleEvent.id", cascade="all, delete-orphan")

@@ -448,15 +448,36 @@ def validate_form(schema: dict | None, data: dict, context: dict | None = None) 
     """FormInvalid unless `data` satisfies `schema` and the registered form checker (which may
     compare with the task's data `context`)."""
     if schema is None:
+        if isinstance(data, dict) and data:   # a task without a form takes no data
+            raise FormInvalid([FieldError(k, "is not a field of this form", kind="additionalProperties")
+                               for k in sorted(data)])
         return
     errors = sorted(_validator(schema).iter_errors(data), key=lambda e: list(e.absolute_path))
     found = [FieldError(".".join(str(p) for p in e.absolute_path) or _missing_field(e), e.message,
                         kind=str(e.validator)) for e in errors]
+    named = {e.field.split(".")[0] for e in found}
+    found += [e for e in undeclared_fields(schema, data) if e.field not in named]
     if _form_checker is not None and isinstance(data, dict):
         named = {e.field.split(".")[0] for e in found}
         found += [e for e in _form_checker(schema, data, context) if e.field not in named]
     if found:
         raise FormInvalid(found)
+
+
+def undeclared_fields(schema: dict, data) -> list[FieldError]:
+    """Only the form's own editable fields enter the instance data: a key the form does not declare
+    (whether or not the form is closed) or declares read-only (the system fills it in) is refused."""
+    if not isinstance(data, dict):
+        return []
+    props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    found = []
+    for key in data:
+        prop = props.get(key)
+        if not isinstance(prop, dict):
+            found.append(FieldError(str(key), "is not a field of this form", kind="additionalProperties"))
+        elif prop.get("readOnly"):
+            found.append(FieldError(str(key), "is filled in by the system", kind="readOnly"))
+    return found
 
 
 def _task_context(wf: BpmnWorkflow, task_uuid: str) -> dict:

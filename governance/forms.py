@@ -483,7 +483,10 @@ def rule_problems(schema: dict | None, data, context: dict | None = None) -> lis
     found: dict[str, Problem] = {}
     props = schema.get("properties") or {}
     for name, value in data.items():
-        if isinstance(props.get(name), dict) and props[name].get("readOnly"):
+        if not isinstance(props.get(name), dict):   # only declared fields enter the data, closed form or not
+            found[name] = Problem(name, "additionalProperties", {}, "is not a field of this form")
+            continue
+        if props[name].get("readOnly"):
             found[name] = Problem(name, "readOnly", {}, "is filled in by the system")
             continue
         problem = _text_problem(name, value)

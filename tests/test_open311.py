@@ -5,10 +5,12 @@ import re
 
 import pytest
 
+from sqlalchemy import select
+
 from engine.db import write_session
 from governance.directory import CATEGORIES
 from governance.models import Whistle
-from governance.register import get_whistle, record_reply
+from governance.register import record_reply
 from tests.webkit import DEMO_PASSWORD, demo_app, dispose, make_app, prepare_database
 
 KEY = "platform-secret-key"
@@ -30,6 +32,10 @@ def _token(client, username):
 
 def _post(client, data, **kw):
     return client.post(f"{BASE}/requests.json", data=data, **kw)
+
+
+def _by_public_id(session, public_id):
+    return session.scalars(select(Whistle).where(Whistle.public_id == public_id)).one()
 
 
 def _assert_error(res, status):
@@ -64,11 +70,12 @@ def test_r01_open311_create_with_api_key_and_read_back(setup):
                          "attribute[community_id]": "hs-jfl-sq2"})
     assert res.status_code == 201, res.get_json()
     [created] = res.get_json()
-    number = created["service_request_id"]
-    assert created["service_notice"] and number in created["service_notice"]
+    public_id = created["service_request_id"]
     with factory() as session:
-        whistle = get_whistle(session, number)
-        assert whistle is not None
+        whistle = _by_public_id(session, public_id)
+        number = whistle.whistle_no
+        assert created["service_notice"] and number in created["service_notice"]
+        assert whistle.public    # reported by the residents' platform: readable there
         assert whistle.community_id == "hs-jfl-sq2" and whistle.street_id == "hs-jfl"
         assert whistle.category == "交通出行" and whistle.source == "platform"
         assert whistle.title.startswith("交通出行：公交站点离小区太远")
@@ -76,24 +83,28 @@ def test_r01_open311_create_with_api_key_and_read_back(setup):
         assert "13900000000" in whistle.reporter
         assert whistle.instance_id is not None
 
-    res = client.get(f"{BASE}/requests/{number}.json")
+    res = client.get(f"{BASE}/requests/{public_id}.json")
     assert res.status_code == 200
     [item] = res.get_json()
-    assert item["service_request_id"] == number and item["status"] == "open"
+    assert item["service_request_id"] == public_id and item["status"] == "open"
     assert item["service_name"] == "交通出行" and item["service_code"] == "transport"
     assert ISO.match(item["requested_datetime"]) and ISO.match(item["updated_datetime"])
-    assert item["address"].startswith("花园路 12 号")
+    assert item["address"] is None and item["description"] is None    # without the key: status only
     assert number in item["status_notes"]
+    res = client.get(f"{BASE}/requests/{public_id}.json", query_string={"api_key": KEY})
+    [item] = res.get_json()
+    assert item["address"].startswith("花园路 12 号") and item["description"].startswith("公交站点")
 
     # R19: the latest reply to residents is the status note
     with write_session(factory) as session:
-        whistle = session.get(Whistle, get_whistle(session, number).id)
+        whistle = _by_public_id(session, public_id)
         record_reply(session, whistle, "已上报街道协调。", actor="sq-hs-jfl-sq2")
-    res = client.get(f"{BASE}/requests.json", query_string={"service_request_id": number})
+    res = client.get(f"{BASE}/requests.json", query_string={"service_request_id": public_id})
     assert res.status_code == 200
     assert [i["status_notes"] for i in res.get_json()] == ["已上报街道协调。"]
-    res = client.get(f"{BASE}/requests.json", query_string={"service_code": "transport", "status": "open"})
-    assert number in [i["service_request_id"] for i in res.get_json()]
+    res = client.get(f"{BASE}/requests.json", query_string={"service_code": "transport", "status": "open",
+                                                          "api_key": KEY})
+    assert public_id in [i["service_request_id"] for i in res.get_json()]
 
 
 def test_r01_open311_create_with_officer_token(setup):
@@ -104,8 +115,9 @@ def test_r01_open311_create_with_officer_token(setup):
                 headers={"Authorization": f"Bearer {token}"})
     assert res.status_code == 201, res.get_json()
     with factory() as session:
-        whistle = get_whistle(session, res.get_json()[0]["service_request_id"])
+        whistle = _by_public_id(session, res.get_json()[0]["service_request_id"])
         assert whistle.community_id == "hs-jfl-sq1" and whistle.category == "明灯"
+        assert not whistle.public    # entered by an officer: internal unless marked public
     # a grid worker cannot report to another community
     res = _post(client, {"service_code": "street_lights", "address_string": "x", "community_id": "hs-jfl-sq2"},
                 headers={"Authorization": f"Bearer {token}"})
@@ -123,8 +135,8 @@ def test_r01_open311_bad_input_is_400(setup):
                    {"description": "x" * 5000}):
         res = _post(client, {**good, **change})
         _assert_error(res, 400)
-    _assert_error(client.get(f"{BASE}/requests.json", query_string={"status": "maybe"}), 400)
-    _assert_error(client.get(f"{BASE}/requests.json", query_string={"start_date": "yesterday"}), 400)
+    _assert_error(client.get(f"{BASE}/requests.json", query_string={"status": "maybe", "api_key": KEY}), 400)
+    _assert_error(client.get(f"{BASE}/requests.json", query_string={"start_date": "yesterday", "api_key": KEY}), 400)
 
 
 def test_r01_open311_unknown_id_is_404(setup):

@@ -3,16 +3,26 @@
     GET  /open311/v2/services.json              one service per whistle category
     GET  /open311/v2/services/<code>.json       its definition (no extra attributes)
     POST /open311/v2/requests.json              report a whistle (form-encoded, as the spec says)
-    GET  /open311/v2/requests/<id>.json         status of one request (id = whistle number)
-    GET  /open311/v2/requests.json              ?service_request_id=a,b or filters
-                                                (service_code, status, start_date, end_date)
+    GET  /open311/v2/requests/<id>.json         status of one request (id = the whistle's public id)
+    GET  /open311/v2/requests.json              ?service_request_id=a,b, or (with api_key) a paged
+                                                listing: service_code, status, start_date, end_date,
+                                                page, page_size
 
 A request names its community with the jurisdiction-specific parameter `attribute[community_id]`
 (or plain `community_id`). POST needs credentials: `api_key` equal to the configured
 `OPEN311_API_KEY` (env `WHISTLE_OPEN311_API_KEY`; unset means no key is accepted), or
 `Authorization: Bearer TOKEN` of an officer (POST /api/v1/session) whose role is grid_worker or
 community; an officer may only report to the communities they may report to in the web form.
-Reading is public and shows only what residents see (R19: replies, no officer names).
+Personal data (PIPL): a request is known by a random public id (`Whistle.public_id`), never by its
+sequential whistle number, and only public whistles answer (what the platform reported with its key,
+or what an officer marked `attribute[public]=true`; whistles officers entered are internal). Without
+a key a request shows its status and the replies to residents only (R19: no officer names, no
+description, no reporter, no address); with the platform's `api_key` it also shows the description
+(phone and ID numbers masked) and the address, may be named by its whistle number, and requests may
+be listed by date, page by page. The reporter is never shown here.
+
+Abuse: intake is rate-limited per key and per officer (webapp.intake_limits), and a request body is
+capped at `OPEN311_MAX_BODY` bytes (every field of a whistle has its own cap as well).
 Every error is an Open311 error array `[{"code": status, "description": ...}]`.
 """
 from __future__ import annotations
@@ -21,9 +31,9 @@ import hmac
 import math
 from datetime import datetime, timedelta
 
-from flask import Blueprint, current_app, jsonify, request
-from sqlalchemy import select
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, current_app, jsonify, request, url_for
+from sqlalchemy import func, or_, select
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from engine.clock import now
 from engine.errors import EngineError
@@ -31,18 +41,22 @@ from governance import workspace
 from governance.calendar import iso, parse_datetime
 from governance.directory import CATEGORIES, unit_name
 from governance.models import Whistle, WhistleEvent
-from governance.register import RegisterError, get_whistle, report_whistle
+from governance.privacy import mask
+from governance.register import RegisterError, report_whistle
 
+from . import intake_limits
 from .auth import bearer_user
 from .db import db, write
-from .extensions import csrf
+from .extensions import csrf, limiter
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 csrf.exempt(bp)
 
 OFFICER_ROLES = ("grid_worker", "community")
 MAX_DESCRIPTION = 4000
-MAX_LIST = 1000
+DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
+DEFAULT_MAX_BODY = 16 * 1024     # OPEN311_MAX_BODY: bytes of one request (form fields only; no uploads)
+TRUE = ("1", "true", "yes")
 
 # service_code -> (category in the register, service_name, description, keywords, group)
 SERVICES: dict[str, tuple[str, str, str, str, str]] = {
@@ -95,6 +109,14 @@ def _open311_error(exc: Open311Error):
     return error_array(exc.status, exc.description)
 
 
+@bp.before_request
+def _cap_body():
+    limit = current_app.config.get("OPEN311_MAX_BODY") or DEFAULT_MAX_BODY
+    request.max_content_length = limit
+    if request.content_length is not None and request.content_length > limit:
+        raise RequestEntityTooLarge()
+
+
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
     return http_error(exc)
@@ -129,6 +151,8 @@ def _param(name: str, limit: int = 300) -> str:
     value = value.strip()
     if len(value) > limit:
         raise Open311Error(400, f"{name} is too long (at most {limit} characters)")
+    if "\x00" in value or any("\ud800" <= c <= "\udfff" for c in value):
+        raise Open311Error(400, f"{name} holds characters that are not text")
     return value
 
 
@@ -145,14 +169,21 @@ def _coordinate(name: str, bound: float) -> float | None:
     return value
 
 
+def _has_key() -> bool:
+    """True with the configured api_key, False without any; Open311Error 403 for a wrong one."""
+    key = request.values.get("api_key")
+    if not key:
+        return False
+    configured = current_app.config.get("OPEN311_API_KEY")
+    if configured and hmac.compare_digest(str(key).encode("utf-8", "replace"), str(configured).encode()):
+        return True
+    raise Open311Error(403, "api_key is not valid")
+
+
 def _credentials():
     """None for a valid api_key, else the officer of the bearer token; Open311Error 403 otherwise."""
-    key = request.values.get("api_key")
-    configured = current_app.config.get("OPEN311_API_KEY")
-    if key:
-        if configured and hmac.compare_digest(str(key).encode(), str(configured).encode()):
-            return None
-        raise Open311Error(403, "api_key is not valid")
+    if _has_key():
+        return None
     user = bearer_user(request.headers)
     if user is None:
         raise Open311Error(403, "api_key or a valid bearer token is required")
@@ -162,8 +193,11 @@ def _credentials():
 
 
 @bp.post("/requests.json")
+@limiter.limit(intake_limits.open311_limit, key_func=intake_limits.open311_reporter)
 def create_request():
     user = _credentials()
+    # the platform's reports are public; an officer's are internal unless marked public
+    public = user is None or _param("attribute[public]", 10).lower() in TRUE
     code = _param("service_code", 50)
     if not code:
         raise Open311Error(400, "service_code is required")
@@ -202,14 +236,16 @@ def create_request():
             whistle = report_whistle(tx, title=title, description=description or None, category=category,
                                      community_id=community, location=location, reporter=reporter,
                                      source="platform", actor=user.username if user else "open311")
-            number = whistle.whistle_no
+            whistle.public = public
+            tx.flush()
+            public_id = whistle.public_id
             notice = _latest_reply(tx, whistle) or ""
     except RegisterError as exc:
         raise Open311Error(400, str(exc)) from None
     except EngineError as exc:
         current_app.logger.warning("open311 intake failed: %s", exc)
         raise Open311Error(503, "the request could not be registered now; please retry") from None
-    response = jsonify([{"service_request_id": number, "service_notice": notice}])
+    response = jsonify([{"service_request_id": public_id, "service_notice": notice}])
     response.status_code = 201
     return response
 
@@ -227,41 +263,47 @@ def _updated(session, whistle: Whistle) -> datetime:
     return last or whistle.created_at
 
 
-def _as_request(session, whistle: Whistle) -> dict:
+def _as_request(session, whistle: Whistle, *, keyed: bool) -> dict:
+    """What a residents' platform may show: without a key the status and the replies only."""
     code = CODE_OF_CATEGORY.get(whistle.category or "")
     service_name = SERVICES[code][1] if code else (whistle.category or None)
     agency = whistle.lead_department_id or whistle.community_id
     return {
-        "service_request_id": whistle.whistle_no,
+        "service_request_id": whistle.public_id,
         "status": "closed" if whistle.stage == "closed" else "open",
-        "status_notes": _latest_reply(session, whistle),
+        "status_notes": mask(_latest_reply(session, whistle)),
         "service_name": service_name, "service_code": code,
-        "description": whistle.description,
+        "description": mask(whistle.description) if keyed else None,
         "agency_responsible": unit_name(session, agency) if agency else None,
         "service_notice": None,
         "requested_datetime": iso(whistle.created_at),
         "updated_datetime": iso(_updated(session, whistle)),
         "expected_datetime": iso(whistle.complete_due),
-        "address": whistle.location, "address_id": None, "zipcode": None,
+        "address": whistle.location if keyed else None, "address_id": None, "zipcode": None,
         "lat": None, "long": None, "media_url": None,
-        "community_id": whistle.community_id,
+        "community_id": whistle.community_id if keyed else None,
     }
 
 
-def _by_number(session, number: str) -> Whistle | None:
-    # whistle numbers only (not the register's internal numeric ids)
-    if not number or len(number) > 40 or number.isdigit():
+def _find(session, request_id: str, *, keyed: bool) -> Whistle | None:
+    """The public whistle known by `request_id`: its public id, or (with the key) its number."""
+    request_id = (request_id or "").strip()
+    if not request_id or len(request_id) > 40:
         return None
-    return get_whistle(session, number)
+    names = [Whistle.public_id == request_id]
+    if keyed and not request_id.isdigit():   # whistle numbers, never the register's internal ids
+        names.append(Whistle.whistle_no == request_id)
+    return session.scalars(select(Whistle).where(Whistle.public.is_(True), or_(*names)).limit(1)).first()
 
 
 @bp.get("/requests/<request_id>.json")
 def get_request(request_id):
     session = db()
-    whistle = _by_number(session, request_id)
+    keyed = _has_key()
+    whistle = _find(session, request_id, keyed=keyed)
     if whistle is None:
         raise Open311Error(404, f"service_request_id '{request_id[:40]}' not found")
-    return jsonify([_as_request(session, whistle)])
+    return jsonify([_as_request(session, whistle, keyed=keyed)])
 
 
 def _date_param(name: str) -> datetime | None:
@@ -269,21 +311,42 @@ def _date_param(name: str) -> datetime | None:
     if not text:
         return None
     try:
-        return parse_datetime(text.replace("Z", "+00:00"))
-    except (ValueError, TypeError):
+        value = parse_datetime(text.replace("Z", "+00:00"))
+        value - timedelta(days=366)                # within the range of dates we can count back from
+        value + timedelta(days=366)
+        return value
+    except (ValueError, TypeError, OverflowError):
         raise Open311Error(400, f"{name} must be an ISO 8601 date-time") from None
+
+
+def _int_param(name: str, default: int, lowest: int, highest: int) -> int:
+    text = _param(name, 12)
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise Open311Error(400, f"{name} must be a whole number") from None
+    if not lowest <= value <= highest:
+        raise Open311Error(400, f"{name} must be between {lowest} and {highest}")
+    return value
 
 
 @bp.get("/requests.json")
 def list_requests():
     session = db()
+    keyed = _has_key()
     ids = _param("service_request_id", 2000)
     if ids:
-        found = [w for w in (_by_number(session, i.strip()) for i in ids.split(",")[:100]) if w is not None]
+        found = [w for w in (_find(session, i, keyed=keyed) for i in ids.split(",")[:100]) if w is not None]
         if not found:
             raise Open311Error(404, "service_request_id not found")
-        return jsonify([_as_request(session, w) for w in found])
-    stmt = select(Whistle)
+        return jsonify([_as_request(session, w, keyed=keyed) for w in found])
+    if not keyed:
+        raise Open311Error(403, "listing requests needs api_key; ask for single requests by service_request_id")
+    page = _int_param("page", 1, 1, 100_000)
+    page_size = _int_param("page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+    stmt = select(Whistle).where(Whistle.public.is_(True))
     code = _param("service_code", 200)
     if code:
         categories = [SERVICES[c][0] for c in code.split(",") if c in SERVICES]
@@ -300,5 +363,13 @@ def list_requests():
     if start > end:
         raise Open311Error(400, "start_date must not be after end_date")
     stmt = stmt.where(Whistle.created_at >= start, Whistle.created_at <= end)
-    rows = session.scalars(stmt.order_by(Whistle.id.desc()).limit(MAX_LIST))
-    return jsonify([_as_request(session, w) for w in rows])
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(stmt.order_by(Whistle.id.desc()).limit(page_size).offset((page - 1) * page_size))
+    response = jsonify([_as_request(session, w, keyed=True) for w in rows])
+    # paging beside the Open311 array: the total, and the next page's address without the key
+    response.headers["X-Total-Count"] = str(total)
+    response.headers["X-Page"], response.headers["X-Page-Size"] = str(page), str(page_size)
+    if page * page_size < total:
+        args = {k: v for k, v in request.args.items() if k not in ("api_key", "page")}
+        response.headers["Link"] = f'<{url_for("open311.list_requests", page=page + 1, **args)}>; rel="next"'
+    return response

@@ -138,3 +138,17 @@ class AuditEvent(Base):
     detail: Mapped[dict | None] = mapped_column(JSON)  # data changed, engine tasks run, reason
     reason: Mapped[str | None] = mapped_column(Text)
     is_system: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class FormVersion(Base):
+    """A form as policy staff saved it in the form editor: each save is a new version (never a
+    file in forms/). The newest version of a name stands in for forms/ at the next deployment."""
+    __tablename__ = "form_versions"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    schema: Mapped[dict] = mapped_column(JSON)
+    saved_by: Mapped[str | None] = mapped_column(String(100))
+    saved_at: Mapped[datetime] = mapped_column(TZDateTime, default=now)

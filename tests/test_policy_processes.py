@@ -2,11 +2,12 @@
 elements, versions (download, diff, rollback), forms editor and the decision table. Running
 instances keep their version and form; new whistles take the newest."""
 import json
+import re
 
 import pytest
 from sqlalchemy import select
 
-from engine.models import InboxTask, Instance
+from engine.models import FormVersion, InboxTask, Instance
 from tests.policy_kit import (OFFICER, csrf_headers, logged_in, policy_site, post_form, token,
                               upload)
 from tests.webkit import report
@@ -29,6 +30,12 @@ def whistle_xml(site, *replacements) -> str:
         assert old in text, old
         text = text.replace(old, new)
     return text
+
+
+def embedded_xml(page) -> str:
+    """The diagram a modeler or decision-table page opens (its JSON-embedded XML)."""
+    match = re.search(r'<script type="application/json" data-xml>(.*?)</script>', page.get_data(as_text=True), re.S)
+    return json.loads(match.group(1))
 
 
 def versions_of(client, headers, process_id="whistle"):
@@ -102,8 +109,10 @@ def test_modeler_check_and_deploy_endpoints(site):
     assert checked.status_code == 200 and checked.get_json() == {"ok": True, "errors": []}
     deployed = web.post("/processes/deploy", json={"name": "whistle.bpmn", "xml": good}, headers=headers)
     assert deployed.status_code == 201, deployed.get_json()
-    assert deployed.get_json()["version"] == 2 and deployed.get_json()["saved"] is True
-    assert TRIAGE_NEW in (site.processes / "whistle.bpmn").read_text(encoding="utf-8")   # the folder follows
+    assert deployed.get_json()["version"] == 2
+    # the deployment lives in the database, never in the source tree; the modeler reopens it from there
+    assert TRIAGE_NEW not in (site.processes / "whistle.bpmn").read_text(encoding="utf-8")
+    assert "社区研判（试行）" in embedded_xml(web.get("/processes/modeler?file=whistle.bpmn"))
     # without the CSRF header the modeler endpoints are refused
     assert web.post("/processes/check", json={"name": "x.bpmn", "xml": good}).status_code == 400
 
@@ -186,7 +195,12 @@ def test_forms_editor_validates_previews_and_saves_for_the_next_deploy(site):
     saved = post_form(web, "/processes/forms/triage.json", {"schema": json.dumps(schema, ensure_ascii=False)},
                       page="/processes/forms/triage.json")
     assert saved.status_code == 302
-    assert json.loads((site.forms / "triage.json").read_text(encoding="utf-8"))["properties"]["reply"]["title"] == "答复居民（新）"
+    # stored as a version in the database, never written into forms/; the editor shows the saved version
+    assert (site.forms / "triage.json").read_text(encoding="utf-8") == original
+    with site.factory() as session:
+        [row] = session.scalars(select(FormVersion).where(FormVersion.name == "triage.json")).all()
+        assert (row.version, row.saved_by, row.schema["properties"]["reply"]["title"]) == (1, "policy", "答复居民（新）")
+    assert "答复居民（新）" in web.get("/processes/forms/triage.json").get_data(as_text=True)
 
     # a running whistle keeps the form it was deployed with; the next deployment takes the new one
     _, old_instance, _ = report(site.factory)
@@ -232,6 +246,8 @@ def test_decision_table_is_deployed_with_the_processes(site):
     assert deployed.status_code == 201, deployed.get_json()
     names = {v["process_id"] for v in deployed.get_json()["versions"]}
     assert {"whistle", "dispatch", "handling"} <= names
-    assert (site.processes / "decisions" / "priority.dmn").read_text(encoding="utf-8") == edited
+    # deployed into the database, not written into processes/; the editor opens the deployed table
+    assert (site.processes / "decisions" / "priority.dmn").read_text(encoding="utf-8") == dmn
+    assert embedded_xml(web.get("/processes/decisions")) == edited
     client = site.app.test_client()
     assert versions_of(client, token(client, "policy"))["latest_version"] == 2

@@ -1,7 +1,13 @@
 """What the policy-staff and administrator pages and their API share: where processes/ and forms/
-live, the choices a diagram may use, checking and deploying uploaded diagrams (never a 500: every
-failure is a list of problems), reading the instance filters of a request, and the whistle facts
-that go with an instance row."""
+live, forms saved in the form editor (versions in the database, never files), the choices a
+diagram may use, checking and deploying uploaded diagrams (never a 500: every failure is a list of
+problems), reading the instance filters of a request, and the whistle facts that go with an
+instance row.
+
+The source tree (processes/, forms/) is read, never written: the form editor stores each save as
+a `FormVersion`, which stands in for the file at every deployment made through the web or the
+API; the modeler and the decision table deploy into the database (new process versions) and open
+the newest deployed content of a file."""
 from __future__ import annotations
 
 import json
@@ -38,21 +44,143 @@ def processes_dir() -> Path:
 
 # -- choices -------------------------------------------------------------------------------------
 
-def form_files() -> list[dict]:
-    """[{name, title, title_en, valid}] of the forms in forms/."""
-    out = []
+# -- forms stored in the database -----------------------------------------------------------------
+
+def stored_form(session, name: str):
+    """The newest FormVersion saved under `name`, or None."""
+    from engine.models import FormVersion
+    return session.scalars(select(FormVersion).where(FormVersion.name == name)
+                           .order_by(FormVersion.version.desc()).limit(1)).first()
+
+
+def stored_forms(session) -> dict[str, dict]:
+    """{name: schema} of the newest saved version of every form: these stand in for forms/."""
+    from engine.models import FormVersion
+    out: dict[str, dict] = {}
+    for row in session.scalars(select(FormVersion).order_by(FormVersion.name, FormVersion.version)):
+        out[row.name] = row.schema
+    return out
+
+
+def save_form(session, name: str, schema: dict, *, actor: str):
+    """Store `schema` as the next version of form `name` (in the caller's transaction)."""
+    from engine.clock import now
+    from engine.models import FormVersion
+    latest = stored_form(session, name)
+    row = FormVersion(name=name, version=(latest.version if latest else 0) + 1, schema=schema,
+                      saved_by=actor, saved_at=now())
+    session.add(row)
+    session.flush()
+    return row
+
+
+def current_form_text(session, name: str) -> str | None:
+    """The form as the editor shows it: the newest saved version, else the file in forms/."""
+    row = stored_form(session, name)
+    if row is not None:
+        return json.dumps(row.schema, ensure_ascii=False, indent=2)
+    path = forms_dir() / name
+    return path.read_text(encoding="utf-8") if FORM_FILE.match(name or "") and path.is_file() else None
+
+
+def current_form(session, name: str) -> dict | None:
+    text = current_form_text(session, name)
+    try:
+        schema = json.loads(text) if text is not None else None
+    except ValueError:
+        return None
+    return schema if isinstance(schema, dict) else None
+
+
+def form_files(session=None) -> list[dict]:
+    """[{name, title, title_en, valid, version}] of the forms: those of forms/ and those saved in
+    the database (`version`: the newest saved version, None for a form only in forms/)."""
+    from .db import db
+    session = session if session is not None else db()
+    stored = {}
+    from engine.models import FormVersion
+    for row in session.scalars(select(FormVersion).order_by(FormVersion.name, FormVersion.version)):
+        stored[row.name] = row
     folder = forms_dir()
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+    names = {p.name for p in folder.glob("*.json")} if folder.is_dir() else set()
+    out = []
+    for name in sorted(names | set(stored)):
         title, title_en, valid = None, None, True
         try:
-            schema = json.loads(path.read_text(encoding="utf-8"))
+            schema = stored[name].schema if name in stored else json.loads((folder / name).read_text(encoding="utf-8"))
             if isinstance(schema, dict):
                 title, title_en = schema.get("title"), schema.get("x-title-en")
             jsonschema.validators.validator_for(schema).check_schema(schema)
         except (ValueError, jsonschema.SchemaError, AttributeError):
             valid = False
-        out.append({"name": path.name, "title": title, "title_en": title_en, "valid": valid})
+        out.append({"name": name, "title": title, "title_en": title_en, "valid": valid,
+                    "version": stored[name].version if name in stored else None})
     return out
+
+
+# -- diagrams as deployed --------------------------------------------------------------------------
+
+def newest_file(session, name: str) -> str | None:
+    """The newest deployed content of a diagram file `name` (e.g. whistle.bpmn), or None."""
+    from engine.models import Deployment
+    for files in session.scalars(select(Deployment.files).order_by(Deployment.id.desc())):
+        if isinstance(files, dict) and name in files:
+            return files[name]
+    return None
+
+
+def newest_files(session, names) -> dict[str, bytes]:
+    """{name: newest deployed content} of each of `names` that was ever deployed."""
+    out = {}
+    for name in names:
+        text = newest_file(session, name)
+        if text is not None:
+            out[name] = text.encode("utf-8")
+    return out
+
+
+def _latest_versions(session):
+    from engine.models import ProcessVersion
+    newest = {}
+    for row in session.scalars(select(ProcessVersion).order_by(ProcessVersion.process_id, ProcessVersion.version)):
+        newest[row.process_id] = row
+    return list(newest.values())
+
+
+def _deployments_using(session, name: str):
+    """The newest deployments of the processes whose user tasks use form `name`, once each."""
+    seen, out = set(), []
+    for version in _latest_versions(session):
+        deployment = version.deployment
+        tasks = (deployment.task_meta or {}).get(version.process_id) or {}
+        if any(isinstance(t, dict) and t.get("form") == name for t in tasks.values()) and deployment.id not in seen:
+            seen.add(deployment.id)
+            out.append(deployment)
+    return out
+
+
+def routing_collisions(session, name: str, schema: dict) -> list[dict]:
+    """The editable fields of form `name` (as `schema` would have it) that are named like a
+    variable the diagrams using the form route on (engine.routing): [{field, process}]. A field
+    the form already had as it is now is left to those who drew it (reported, not refused here)."""
+    from engine.routing import editable_fields, process_keys, routing_variables
+    before = current_form(session, name)
+    mine = editable_fields(schema) - editable_fields(before)
+    if not mine:
+        return []
+    stored = stored_forms(session)
+    found: dict[str, str] = {}
+    for deployment in _deployments_using(session, name):
+        forms = {**(deployment.forms or {}), **stored}
+        if before is not None:
+            forms[name] = before
+        else:
+            forms.pop(name, None)
+        for pid, keys in process_keys({**(deployment.dependencies or {}), **deployment.files}).items():
+            if name in keys.forms:
+                for key in sorted(mine & routing_variables(keys, forms)):
+                    found.setdefault(key, pid)
+    return [{"field": k, "process": p} for k, p in sorted(found.items())]
 
 
 def choices() -> dict:
@@ -92,6 +220,7 @@ DEPLOY_MESSAGES = {
     "gateway_unanalysable": _l("排他网关“%(gateway)s”没有默认流，且其条件无法与表单的取值核对（只识别同一数据项的 "
                                "key == '值'、key in (…) 及其 or 组合）：请设置默认流。"),
     "gateway_open_key": _l("排他网关“%(gateway)s”没有默认流，且它之前没有表单为“%(key)s”规定固定的取值：请设置默认流。"),
+    "form_open": _l("表单 %(form)s 不是封闭的：必须写明 \"additionalProperties\": false，只有表单声明的字段才能写入事项数据。"),
     "call_undeclared": _l("调用活动“%(call)s”调用的流程 %(called)s 没有声明传递的变量：请在 %(called)s 中用 "
                           "bpmn:ioSpecification 为需要传入的每个数据项声明 dataInput、为返回的每个数据项声明 "
                           "dataOutput（name 为数据项名）；只有声明的变量会被传递。"),
@@ -118,19 +247,25 @@ def problem_dicts(problems) -> list[dict]:
 
 
 def form_change_problems(session, name: str, schema: dict) -> list[dict]:
-    """What saving an edited form would break in processes/: the deploy problems that the diagrams
-    using it have with the new form and did not have with the saved one ([] when none)."""
-    files = read_folder(processes_dir())
-    if not files:
-        return []
-    try:
-        before, *_ = check(session, files, forms_dir())
-        after, *_ = check(session, files, forms_dir(), form_overrides={name: schema})
-    except Exception as exc:   # never a 500 for a form
-        current_app.logger.warning("form check failed: %r", exc)
-        return []
-    known = {str(p) for p in before.problems}
-    return problem_dicts([p for p in after.problems if str(p) not in known])
+    """What saving an edited form would break: the deploy problems that the deployed diagrams using
+    it (else those of processes/) have with the new form and did not have with the saved one."""
+    sets = [{n: t.encode("utf-8") for n, t in d.files.items()} for d in _deployments_using(session, name)]
+    if not sets:
+        sets = [read_folder(processes_dir())] if processes_dir().is_dir() else []
+    stored = stored_forms(session)
+    found = []
+    for files in sets:
+        if not files:
+            continue
+        try:
+            before, *_ = check(session, files, forms_dir(), form_overrides=stored)
+            after, *_ = check(session, files, forms_dir(), form_overrides={**stored, name: schema})
+        except Exception as exc:   # never a 500 for a form
+            current_app.logger.warning("form check failed: %r", exc)
+            continue
+        known = {str(p) for p in before.problems} | {str(p) for p in found}
+        found += [p for p in after.problems if str(p) not in known]
+    return problem_dicts(found)
 
 
 def vet_names(files: dict[str, bytes]) -> list[dict]:
@@ -152,7 +287,7 @@ def check_files(session, files: dict[str, bytes]) -> list[dict]:
     if problems:
         return problems
     try:
-        checker, *_ = check(session, files, forms_dir())
+        checker, *_ = check(session, files, forms_dir(), form_overrides=stored_forms(session))
         return problem_dicts(checker.problems)
     except Exception as exc:   # an unforeseen failure of the checker is still the file's problem
         current_app.logger.warning("check failed: %r", exc)
@@ -166,7 +301,8 @@ def deploy_files(session, files: dict[str, bytes], *, actor: str, note: str | No
     if problems:
         raise DeployRefused([DeployProblem(**p) for p in problems])
     try:
-        return deploy(session, files, forms_dir=forms_dir(), actor=actor, note=note)
+        return deploy(session, files, forms_dir=forms_dir(), actor=actor, note=note,
+                      form_overrides=stored_forms(session))
     except DeployRefused:
         raise
     except Exception as exc:
@@ -183,25 +319,6 @@ def result_dict(result, prefer: str | None = None) -> dict:
     return {"process_id": first.get("process_id"), "version": first.get("version"),
             "version_id": first.get("id"), "versions": versions, "deployment_id": result.deployment.id,
             "created": result.created}
-
-
-def save_to_folder(files: dict[str, bytes]) -> list[str]:
-    """Write deployed files into processes/ (decision tables under decisions/) so the folder stays
-    the newest policy; returns the paths written."""
-    written = []
-    folder = processes_dir()
-    if not folder.is_dir():
-        return written
-    for name, content in files.items():
-        if not PROCESS_FILE.match(name):
-            continue
-        target = folder / name
-        if name.lower().endswith(".dmn") and not target.exists():
-            target = folder / "decisions" / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
-        written.append(str(target))
-    return written
 
 
 # -- instance filters ----------------------------------------------------------------------------

@@ -129,11 +129,17 @@ def modeler():
         row = _version_row(version_id)
         name, xml = found["file"], found["files"][found["file"]]
         source = _("%(p)s 第 %(v)d 版", p=row.process_id, v=row.version)
-    elif file:
-        if not policy.PROCESS_FILE.match(file) or not (policy.processes_dir() / file).is_file():
+    elif file:   # the newest deployed content of the file, else the one in processes/
+        if not policy.PROCESS_FILE.match(file):
             abort(404)
-        name, xml = file, (policy.processes_dir() / file).read_text(encoding="utf-8")
-        source = _("processes/ 文件夹中的 %(f)s", f=file)
+        deployed = policy.newest_file(db(), file)
+        if deployed is not None:
+            name, xml, source = file, deployed, _("%(f)s 的最新部署内容", f=file)
+        elif (policy.processes_dir() / file).is_file():
+            name, xml = file, (policy.processes_dir() / file).read_text(encoding="utf-8")
+            source = _("processes/ 文件夹中的 %(f)s", f=file)
+        else:
+            abort(404)
     return render_template("processes/modeler.html", name=name, xml=xml, source=source)
 
 
@@ -170,8 +176,6 @@ def deploy():
             out = policy.result_dict(policy.deploy_files(tx, {name: xml}, actor=current_user.username, note=note))
     except DeployRefused as exc:
         return jsonify(ok=False, errors=policy.problem_dicts(exc.problems)), 422
-    saved = policy.save_to_folder({name: xml}) if body.get("save_to_folder", True) else []
-    out["saved"] = bool(saved)
     if out["created"]:
         flash(_("已部署：%(v)s。", v="、".join(f"{v['process_id']} 第 {v['version']} 版" for v in out["versions"])),
               "success")
@@ -184,14 +188,14 @@ def deploy():
 
 # -- forms ----------------------------------------------------------------------------------------
 
-def _form_path(name: str):
+def _form_name(name: str) -> str:
     if not policy.FORM_FILE.match(name or ""):
         abort(404)
-    return policy.forms_dir() / name
+    return name
 
 
-def schema_problems(text: str) -> tuple[dict | None, list[str]]:
-    """(schema, problems of the schema itself)."""
+def schema_problems(text: str, saving: bool = True) -> tuple[dict | None, list[str]]:
+    """(schema, problems of the schema itself); a preview (`saving` False) need not be closed yet."""
     try:
         schema = json.loads(text)
     except ValueError as exc:
@@ -208,6 +212,8 @@ def schema_problems(text: str) -> tuple[dict | None, list[str]]:
         problems.append(_("表单的顶层类型必须是 object。"))
     if not isinstance(schema.get("properties", {}), dict):
         problems.append(_("properties 必须是对象。"))
+    if saving and schema.get("additionalProperties") is not False:   # only declared fields may enter the instance data
+        problems.append(_("表单必须是封闭的：请写明 \"additionalProperties\": false，只有表单声明的字段才能写入事项数据。"))
     return schema, problems
 
 
@@ -234,36 +240,44 @@ def forms_new():
 
 @bp.route("/forms/<name>", methods=["GET", "POST"])
 def form_edit(name):
-    path = _form_path(name)
-    new = request.args.get("new") == "1" or not path.exists()
+    name = _form_name(name)
+    saved_text = policy.current_form_text(db(), name)
+    new = request.args.get("new") == "1" or saved_text is None
+    stored = policy.stored_form(db(), name)
     if request.method == "GET":
-        if not path.exists() and request.args.get("new") != "1":
+        if saved_text is None and request.args.get("new") != "1":
             abort(404)
-        text = path.read_text(encoding="utf-8") if path.exists() else json.dumps(
+        text = saved_text if saved_text is not None else json.dumps(
             {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": name[:-5], "type": "object",
-             "properties": {}, "required": []}, ensure_ascii=False, indent=2)
+             "properties": {}, "required": [], "additionalProperties": False}, ensure_ascii=False, indent=2)
         schema, problems = schema_problems(text)
         fields = _preview_fields(schema) if schema and not problems else []
         return render_template("processes/form_edit.html", name=name, text=text, problems=problems,
-                               fields=fields, new=new)
+                               fields=fields, new=new, stored=stored)
     text = request.form.get("schema") or ""
     schema, problems = schema_problems(text)
+    if not problems:  # task data must not overwrite what the diagrams using the form route on
+        problems = [_("字段“%(field)s”与流程 %(process)s 用于分派或流转的变量同名，提交的数据会覆盖它：请改名，"
+                      "或设为只读（readOnly: true，由系统填写）。", **c)
+                    for c in policy.routing_collisions(db(), name, schema)]
     if not problems:  # the diagrams that use the form must still deploy with it (e.g. a gateway per value)
         problems = [_("%(file)s 第 %(line)s 行 [%(element)s]：%(message)s", **p)
                     for p in policy.form_change_problems(db(), name, schema)]
     if problems:
         flash(_("未保存：表单定义有误。"), "danger")
         return render_template("processes/form_edit.html", name=name, text=text, problems=problems,
-                               fields=[], new=new), 422
-    path.write_text(json.dumps(schema, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    flash(_("已保存表单 %(name)s。下次部署使用该表单的流程图时生效；运行中的事项继续使用部署时的表单。", name=name),
-          "success")
+                               fields=[], new=new, stored=stored), 422
+    with write() as tx:
+        row = policy.save_form(tx, name, schema, actor=current_user.username)
+        version = row.version
+    flash(_("已保存表单 %(name)s（第 %(v)d 版，存于数据库）。下次部署使用该表单的流程图时生效；运行中的事项继续使用部署时的表单。",
+            name=name, v=version), "success")
     return redirect(url_for(".form_edit", name=name))
 
 
 @bp.post("/forms/preview")
 def form_preview():
-    schema, problems = schema_problems(request.form.get("schema") or "")
+    schema, problems = schema_problems(request.form.get("schema") or "", saving=False)
     fields = _preview_fields(schema) if schema and not problems else []
     return render_template("processes/_form_preview.html", fields=fields, problems=problems)
 
@@ -274,12 +288,21 @@ def _dmn_path():
     return policy.processes_dir() / DMN_FILE
 
 
+def _decision_set() -> dict[str, bytes]:
+    """The files deployed with the decision table: those of processes/, each as last deployed."""
+    files = read_folder(policy.processes_dir()) if policy.processes_dir().is_dir() else {}
+    files.update(policy.newest_files(db(), list(files) or [DMN_FILE]))
+    return files
+
+
 @bp.get("/decisions")
 def decisions():
-    path = _dmn_path()
-    if not path.is_file():
-        abort(404)
-    return render_template("processes/decisions.html", xml=path.read_text(encoding="utf-8"), name=DMN_FILE)
+    xml = policy.newest_file(db(), DMN_FILE)
+    if xml is None:
+        if not _dmn_path().is_file():
+            abort(404)
+        xml = _dmn_path().read_text(encoding="utf-8")
+    return render_template("processes/decisions.html", xml=xml, name=DMN_FILE)
 
 
 @bp.post("/decisions")
@@ -288,7 +311,7 @@ def decisions_save():
     if not isinstance(body, dict) or not isinstance(body.get("xml"), str):
         abort(400)
     xml = body["xml"].encode("utf-8")
-    files = read_folder(policy.processes_dir())
+    files = _decision_set()
     files[DMN_FILE] = xml
     only_check = bool(body.get("check_only"))
     if only_check:
@@ -298,7 +321,7 @@ def decisions_save():
         with write() as tx:
             from engine.deploy import deploy as engine_deploy
             result = engine_deploy(tx, files, forms_dir=policy.forms_dir(), actor=current_user.username,
-                                   note="decision table edited")
+                                   note="decision table edited", form_overrides=policy.stored_forms(tx))
             out = policy.result_dict(result)
     except DeployRefused as exc:
         return jsonify(ok=False, errors=policy.problem_dicts(exc.problems)), 422
@@ -306,7 +329,6 @@ def decisions_save():
         current_app.logger.warning("DMN deploy failed: %r", exc)
         return jsonify(ok=False, errors=[{"file": DMN_FILE, "element": None, "line": None,
                                           "message": f"{exc.__class__.__name__}: {exc}"}]), 422
-    _dmn_path().write_bytes(xml)
     flash(_("已保存决策表并与流程一同部署（%(n)d 个流程版本）。", n=len(out["versions"])) if out["created"]
           else _("决策表与流程均无变化，未创建新版本。"), "success" if out["created"] else "info")
     out.update(ok=True, redirect=url_for(".index"))
@@ -316,7 +338,7 @@ def decisions_save():
 def _check_set(files):
     from engine.deploy import check as engine_check
     try:
-        checker, *_ = engine_check(db(), files, policy.forms_dir())
+        checker, *_ = engine_check(db(), files, policy.forms_dir(), form_overrides=policy.stored_forms(db()))
         return policy.problem_dicts(checker.problems)
     except Exception as exc:
         return [{"file": DMN_FILE, "element": None, "line": None, "message": f"{exc.__class__.__name__}: {exc}"}]

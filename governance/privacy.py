@@ -56,8 +56,9 @@ def may_see_reporter(officer, whistle) -> bool:
 
 
 def log_reporter_read(session, officer, whistle, *, via: str) -> None:
-    """An audit row: who read the reporter of which whistle, when (the engine clock), and how."""
-    audit(session, whistle.instance_id, READ_REPORTER, actor=officer.username,
+    """An audit row: who read the reporter of which whistle, when (the engine clock), and how.
+    Kept apart from the instance's trail (no instance id) so it never shows in the whistle's timeline."""
+    audit(session, None, READ_REPORTER, actor=officer.username,
           detail={"whistle_id": whistle.id, "whistle_no": whistle.whistle_no, "via": via})
 
 

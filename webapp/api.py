@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from engine.errors import EngineError, FormInvalid, IncidentRaised, TaskNotReady
-from governance import forms, handoffs, workspace
+from governance import forms, handoffs, privacy, workspace
 from governance.directory import CATEGORIES
 from governance.register import RegisterError, report_whistle, whistle_record
 
@@ -223,7 +223,11 @@ def get_whistle(key):
     record = whistle_record(session, whistle.id)
     record["next_tasks"] = workspace.next_tasks(session, whistle.instance_id) if whistle.instance_id else []
     record["departments"] = workspace.involved_departments(session, whistle)
-    return jsonify(record)
+    # PIPL: the reporter for the handling community and street and administrators (audited), as on the page
+    if whistle.reporter and privacy.may_see_reporter(_user(), whistle):
+        with write() as tx:
+            privacy.log_reporter_read(tx, _user(), whistle, via="api")
+    return jsonify(privacy.record_for(record, _user(), whistle))
 
 
 @bp.get("/tasks")

@@ -1,4 +1,8 @@
-"""A whistle: facts, deadlines, timeline, involved departments, the diagram, photos; search."""
+"""A whistle: facts, deadlines, timeline, involved departments, the diagram, photos; search.
+
+Personal data (PIPL): the reporter is shown only to the community and the street handling the
+whistle and to administrators, and each such page view is audited; everyone else reads the title
+and description with phone and identity card numbers masked (governance.privacy)."""
 from __future__ import annotations
 
 import json
@@ -8,12 +12,12 @@ from flask_login import current_user, login_required
 
 from engine.clock import now
 from engine.errors import NotFound
-from governance import workspace
+from governance import privacy, workspace
 from governance.directory import CATEGORIES, unit_name
 from governance.register import STAGES, whistle_record
 
 from .. import uploads
-from ..db import db
+from ..db import db, write
 
 bp = Blueprint("whistles", __name__)
 
@@ -36,11 +40,23 @@ def show(whistle_id):
     tasks = workspace.instance_tasks(session, whistle.instance_id) if whistle.instance_id else []
     mine = {t.id for t in tasks if workspace.may_do(current_user, t)}
     diagrams = workspace.diagrams(session, whistle)
+    reporter = None
+    if whistle.reporter and privacy.may_see_reporter(current_user, whistle):
+        with write() as tx:
+            reporter = privacy.reporter_for(tx, current_user, whistle, via="page")
+    shown = privacy.record_for(record, current_user, whistle)
     return render_template("whistle.html", whistle=whistle, record=record, tasks=tasks, mine=mine,
+                           reporter=reporter, shown=shown,
                            events=workspace.timeline(session, whistle), stages=STAGES,
                            departments=workspace.involved_departments(session, whistle),
                            diagrams=diagrams, json=json, now=now(),
                            unit_name=lambda u: unit_name(session, u))
+
+
+@bp.app_template_global()
+def whistle_text(whistle, text):
+    """A whistle's free text as the signed-in officer may read it (masked unless they handle it)."""
+    return privacy.visible_text(current_user, whistle, text)
 
 
 @bp.get("/whistles/<int:whistle_id>/photos/<int:index>")

@@ -278,8 +278,8 @@ class _Checker:
             self.add(f"form name {form!r} is not a plain file name", file=file, node=node)
             return
         if form in self.form_overrides:  # a form being edited (or stored in the database) stands in for the file
-            if self.closed_form(form, self.form_overrides[form], node, file):
-                self.forms[form] = self.form_overrides[form]
+            self.closed_form(form, self.form_overrides[form], node, file)
+            self.forms[form] = self.form_overrides[form]
             return
         path = (self.forms_dir / form) if self.forms_dir else None
         if path is None or not path.is_file():
@@ -291,8 +291,8 @@ class _Checker:
         except (ValueError, jsonschema.SchemaError) as exc:
             self.add(f"form {form!r} is not a valid JSON Schema: {str(exc).splitlines()[0]}", file=file, node=node)
             return
-        if self.closed_form(form, schema, node, file):
-            self.forms[form] = schema
+        self.closed_form(form, schema, node, file)
+        self.forms[form] = schema
 
     def closed_form(self, form, schema, node, file) -> bool:
         """Only declared fields may enter the instance data: a form must be an object schema that

@@ -10,8 +10,9 @@ from governance import workspace
 from governance.directory import CATEGORIES
 from governance.register import RegisterError, report_whistle
 
-from .. import uploads
+from .. import intake_limits, uploads
 from ..db import db, write
+from ..extensions import limiter
 from ..i18n import engine_error_message
 
 bp = Blueprint("intake", __name__)
@@ -26,11 +27,14 @@ def _refusal_text(reason) -> str:
     if kind == "too_big":
         return _("照片“%(name)s”太大（每张最多 %(mb)s MB）。", name=what,
                  mb=current_app.config["MAX_PHOTO_BYTES"] // (1024 * 1024))
+    if kind == "too_much":
+        return _("照片合计太大（最多 %(mb)s MB）。", mb=round(max(what, 0) / (1024 * 1024), 1))
     return _("文件“%(name)s”不是图片（只接受 JPEG、PNG、GIF、WebP）。", name=what)
 
 
 @bp.route("/report", methods=["GET", "POST"])
 @login_required
+@limiter.limit(intake_limits.intake_limit, key_func=intake_limits.intake_reporter, methods=["POST"])
 def report():
     communities = workspace.intake_communities(db(), current_user)
     if not communities:

@@ -198,6 +198,8 @@ def task_for(session, officer, task_id: str) -> tuple[InboxTask, Whistle | None]
     task, whistle = row
     allowed = session.execute(_inbox_query(officer).where(InboxTask.id == task_id)).first()
     if allowed is None:
+        # gone since the first look (another officer just completed it): a conflict, not a refusal
+        runtime.get_ready_task(session, task_id)
         raise Forbidden("this task belongs to another unit")
     return task, whistle
 

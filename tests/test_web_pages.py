@@ -2,13 +2,15 @@
 page, reassign, notices, search, joint meeting, languages."""
 import io
 import re
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from engine.models import AuditEvent, InboxTask
 from governance.models import Consultation, Notice, Whistle
-from tests.webkit import (advance, csrf_token, demo_app, dispose, login, make_app, prepare_database, ready, report)
+from tests.webkit import (DEFAULT_NOW, advance, csrf_token, demo_app, dispose, login, make_app, prepare_database,
+                          ready, report)
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -158,8 +160,9 @@ def test_other_units_task_is_forbidden(site):
 
 def test_inbox_filters_counts_empty_state_and_paging(site):
     app, factory = site
-    for i in range(22):
-        report(factory, title=f"事项{i}", category="明灯" if i % 2 else "安全")
+    for i in range(22):      # one a minute, the last one a minute before the app's clock
+        report(factory, title=f"事项{i}", category="明灯" if i % 2 else "安全",
+               at=DEFAULT_NOW - timedelta(minutes=22 - i))
     client = app.test_client()
     login(client, "sq-hs-jfl-sq1")
     first = text(client.get("/inbox"))
@@ -296,21 +299,18 @@ def test_notices_unread_count_and_mark_read(site):
 
 def test_joint_meeting_for_all_waiting_hard_issues(site):
     app, factory = site
-    from datetime import datetime, timedelta
-    from engine import runtime
-    from engine.db import write_session
+    from engine import timers
     ids = [report(factory, title=f"重难点{i}", category="市容环境") for i in range(3)]
-    for _, iid, _ in ids:
-        task = ready(factory, iid)[0]
-        with write_session(factory) as session:
-            runtime.complete(session, task.id, {"route": "hard", "reply": "提交联席会议"}, actor="test")
-    later = datetime.now().astimezone() + timedelta(days=200)
-    for _, iid, _ in ids:
-        with write_session(factory) as session:
-            runtime.fire_timers(session, iid, now=later)
-    assert all(ready(factory, iid)[0].task == "joint_meeting" for _, iid, _ in ids)
     client = app.test_client()
     login(client, "sq-hs-jfl-sq1")
+    for _, iid, _ in ids:       # R3: the community triages each as a hard issue, from its inbox
+        task = next(t for t in ready(factory, iid) if t.task == "triage")
+        assert _post(client, f"/tasks/{task.id}", {"route": "hard", "reply": "提交联席会议"}).status_code == 302
+    # the quarterly meeting (default: the 15th of the quarter's first month, 09:00) comes round
+    meeting = datetime(2027, 1, 15, 9, 30, tzinfo=DEFAULT_NOW.tzinfo)
+    assert not timers.sweep(factory, now=meeting).incidents
+    app.config["CLOCK"].set(meeting)
+    assert all(ready(factory, iid)[0].task == "joint_meeting" for _, iid, _ in ids)
     assert "记录季度联席会议" in text(client.get("/inbox"))
     page = text(client.get("/inbox/joint-meeting"))
     assert page.count('name="task_ids"') == 3

@@ -149,7 +149,8 @@ def _dispatched_joint(world, title, dispatched, lead="ys-cgj", cooperating=("ys-
                                             "cooperating_department_ids": list(cooperating)}, joint,
                dispatched - timedelta(hours=3))
     for dept in (lead, *cooperating):
-        _joint_act(world, f"bm-{dept}", "consultation_reply", {"answer": "accept"}, joint, dispatched - timedelta(hours=2))
+        _joint_act(world, f"bm-{dept}", "consultation_reply", {"answer": "accept"}, joint,
+                   dispatched - timedelta(hours=2))
     _joint_act(world, "zzb-ys", "confirm_dispatch", {"decision": "dispatch"}, joint, dispatched)
     return joint, ws
 
@@ -229,7 +230,7 @@ def test_r14_an_extension_in_a_joint_matter_needs_the_agreement_of_every_communi
 def test_r08_r14_each_joint_whistle_records_the_leads_own_report_at_its_community(world):
     dispatched = local(2026, 10, 12, 10)
     joint, ws = _dispatched_joint(world, "多个社区反映夜间施工扰民", dispatched)
-    for n in range(3):                               # the cooperating department is there first
+    for _ in range(3):                               # the cooperating department is there first
         _joint_act(world, "bm-ys-zjj", "report_for_duty", {**REPORT, "visited_on": "2026-10-13"}, joint,
                    dispatched + timedelta(days=1))
     lead_at = {}

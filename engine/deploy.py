@@ -520,8 +520,12 @@ def _calls_of(deployment: Deployment) -> dict[str, set[str]]:
 
 def deploy(session: Session, files: dict[str, bytes], *, forms_dir: Path | None = None,
            actor: str | None = None, note: str | None = None,
-           form_overrides: dict[str, dict] | None = None) -> DeployResult:
+           form_overrides: dict[str, dict] | None = None, once: bool = False) -> DeployResult:
     """Vet and store a deployment set (file name -> content). Raises DeployRefused.
+
+    With `once`, content that was deployed before creates nothing even when newer deployments
+    followed it (`whistle init` redeploying processes/ must not undo what policy staff deployed
+    through the web since).
 
     Does not commit: the caller owns the transaction."""
     checker, texts, dependencies, _parser = check(session, files, forms_dir, form_overrides)
@@ -532,6 +536,14 @@ def deploy(session: Session, files: dict[str, bytes], *, forms_dir: Path | None 
     latest = [_latest_version(session, pid) for pid in checker.processes]
     if latest and all(v is not None and v.deployment.content_hash == digest for v in latest):
         return DeployResult(latest[0].deployment, latest, created=False)
+    if once and latest and all(v is not None for v in latest):
+        # the set as its folders give it (forms/ files, not the overrides) was deployed before
+        plain = {k: _form_file(forms_dir, k, v) for k, v in checker.forms.items()}
+        for seen in {digest, _content_hash({**texts, **{f"forms/{k}": json.dumps(v, sort_keys=True)
+                                                        for k, v in plain.items()}})}:
+            earlier = session.scalars(select(Deployment).where(Deployment.content_hash == seen).limit(1)).first()
+            if earlier is not None:
+                return DeployResult(earlier, latest, created=False)
     deployment = Deployment(content_hash=digest, files=texts, dependencies=dependencies,
                             forms=checker.forms, task_meta=checker.task_meta, deployed_by=actor, note=note)
     session.add(deployment)
@@ -545,6 +557,14 @@ def deploy(session: Session, files: dict[str, bytes], *, forms_dir: Path | None 
     session.add_all(versions)
     session.flush()
     return DeployResult(deployment, versions, created=True)
+
+
+def _form_file(forms_dir: Path | None, name: str, default: dict) -> dict:
+    """Form `name` as its file in forms_dir says (else `default`)."""
+    try:
+        return json.loads((forms_dir / name).read_text(encoding="utf-8")) if forms_dir else default
+    except (OSError, ValueError):
+        return default
 
 
 def read_folder(path: Path) -> dict[str, bytes]:

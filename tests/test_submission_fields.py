@@ -246,3 +246,24 @@ def test_form_editor_and_modeler_write_nothing_into_the_source_tree(site):
     with site.factory() as session:
         deployment = session.scalars(select(Deployment).order_by(Deployment.id.desc())).first()
         assert deployment.forms["triage.json"]["properties"]["reply"]["title"] == "答复居民（数据库）"
+
+
+def test_init_redeploying_processes_does_not_undo_what_policy_staff_stored(site):
+    """`whistle init` (run by every `make run`) deploys processes/ again: content deployed before
+    creates nothing, so a diagram deployed from the modeler stays the newest, and a form saved in
+    the editor stands in for forms/ when the folder is deployed anew."""
+    from webapp.cli import _deploy_path
+    web = logged_in(site.app, "policy")
+    triage = json.loads((site.forms / "triage.json").read_text(encoding="utf-8"))
+    triage["properties"]["reply"]["title"] = "答复居民（数据库）"
+    assert _save(web, "triage.json", triage).status_code == 302
+    xml = (site.processes / "whistle.bpmn").read_text(encoding="utf-8").replace('name="社区研判"', 'name="社区研判（新）"')
+    deployed = web.post("/processes/deploy", json={"name": "whistle.bpmn", "xml": xml},
+                        headers=csrf_headers(web, "/processes/modeler"))
+    assert deployed.status_code == 201 and deployed.get_json()["version"] == 2
+    assert _deploy_path(site.factory, PROCESSES_DIR, actor="system", once=True)
+    _, instance_id, _ = report(site.factory)
+    [task] = ready(site.factory, instance_id)
+    assert task.name == "社区研判（新）"
+    with site.factory() as session:
+        assert session.get(Instance, instance_id).version.version == 2

@@ -27,7 +27,7 @@ def _fail(message: str, code: int = 1):
     sys.exit(code)
 
 
-def _deploy_path(factory, path: Path, actor: str | None) -> bool:
+def _deploy_path(factory, path: Path, actor: str | None, once: bool = False) -> bool:
     if path.is_dir():
         files = read_folder(path)
     elif path.is_file():
@@ -37,7 +37,9 @@ def _deploy_path(factory, path: Path, actor: str | None) -> bool:
         return False
     try:
         with write_session(factory) as session:
-            result = deploy(session, files, forms_dir=FORMS_DIR, actor=actor)
+            from .policy import stored_forms   # forms saved in the form editor stand in for forms/
+            result = deploy(session, files, forms_dir=FORMS_DIR, actor=actor, once=once,
+                            form_overrides=stored_forms(session))
             versions = ", ".join(f"{v.process_id} v{v.version}" for v in result.versions)
     except DeployRefused as exc:
         click.echo(f"{path}: refused", err=True)
@@ -83,7 +85,7 @@ def init(demo: bool):
         with write_session(factory) as session:
             load_demo(session)
         click.echo("demo directory and officers loaded (sample data)")
-    if not _deploy_path(factory, PROCESSES_DIR, actor="system"):
+    if not _deploy_path(factory, PROCESSES_DIR, actor="system", once=True):   # keeps what staff deployed since
         sys.exit(1)
     from governance.assessment import schedule_current_year
     with write_session(factory) as session:

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from engine.models import InboxTask, Instance
+from governance.joint_assessment_models import JointMatter
 from governance.models import Officer, Whistle
 from tests.browserkit import browser, live_site, log_in, page, require_browser, shot  # noqa: F401
 from tests.procedure_kit import World
@@ -93,14 +94,15 @@ def data_for(factory, task: InboxTask, overrides: dict) -> dict:
     return {**STANDARD, **overrides}[task.task]
 
 
-def walk(pg, server, factory, instance_ids, overrides: dict, *, max_steps: int = 60) -> list[str]:
-    """Complete every ready task of `instance_ids()` through the browser until none is left;
-    returns the tasks done in order."""
+def walk(pg, server, factory, instance_ids, overrides: dict, *, stop_at=(), max_steps: int = 80) -> list[str]:
+    """Complete every ready task of `instance_ids()` through the browser until none is left but
+    tasks named in `stop_at`; returns the tasks done in order."""
     world, done = World(factory, "sqlite"), []
     for _ in range(max_steps):
         world.check_reachable(DEFAULT_NOW)
         with factory() as session:
-            tasks = list(session.scalars(select(InboxTask).where(InboxTask.instance_id.in_(instance_ids()))
+            tasks = list(session.scalars(select(InboxTask).where(InboxTask.instance_id.in_(instance_ids()),
+                                                                 InboxTask.task.not_in(stop_at))
                                          .order_by(InboxTask.created_at, InboxTask.id)))
         if not tasks:
             return done
@@ -147,3 +149,38 @@ def test_a_whistle_with_a_lead_and_a_cooperating_department_walked_from_report_t
     with factory() as session:
         assert session.get(Instance, row.instance_id).status == "completed"
 
+
+
+def test_a_joint_matter_of_three_communities_at_district_level_walked_from_reports_to_evaluations(live, page):
+    server, factory = live
+    communities = {"wg-hs-jfl-sq3": "九华社区", "wg-hs-hdl-sq1": "湖东社区", "wg-hs-js-sq2": "林里社区"}
+    numbers = [report_in_browser(page, server, wg, f"{name}公交站点设置不合理", "交通出行")
+               for wg, name in communities.items()]
+    whistles = [whistle_row(factory, n) for n in numbers]
+    assert len({w.street_id for w in whistles}) == 3 and {w.district_id for w in whistles} == {"hs"}
+    # each community and its street take the whistle to the street's review (R2, R4)
+    walk(page, server, factory, lambda: [w.instance_id for w in whistles], {}, stop_at=("street_review",))
+    # R14: the district's org department finds them on /joint and opens one joint matter
+    as_officer(page, server, "zzb-hs")
+    page.goto(f"{server.url}/joint")
+    for w in whistles:
+        page.locator(f'input[name="whistle_ids"][value="{w.id}"]').check()
+    page.locator("#j-title").fill("多个社区公交站点设置不合理")
+    page.locator("#j-lead").select_option("hs-cgj")
+    page.locator("#j-coop").select_option(["hs-zjj"])
+    page.get_by_test_id("open-joint").click()
+    expect(page.locator(".alert-success")).to_contain_text("并入 3 条事项")
+    shot(page, "joint-opened")
+    with factory() as session:
+        joint = session.scalar(select(JointMatter).order_by(JointMatter.id.desc()))
+        assert joint.level == "district" and joint.org_unit_id == "hs"
+    done = walk(page, server, factory, lambda: [joint.instance_id, *(w.instance_id for w in whistles)], {})
+    # dispatched and handled once; each department reports at every community (R8, R14); every
+    # community surveys and evaluates both departments (R12, R16)
+    assert done.count("propose") == 1 and done.count("confirm_dispatch") == 1
+    assert done.count("report_for_duty") == 2 * 3 and done.count("joint_consultation") == 1
+    assert done.count("complete_matter") == 1
+    assert done.count("satisfaction_survey") == 3 and done.count("evaluate_department") == 2 * 3
+    for n in numbers:
+        row = whistle_row(factory, n)
+        assert row.stage == "closed" and row.outcome == "completed", (n, row.stage, row.outcome)

@@ -480,6 +480,27 @@ def undeclared_fields(schema: dict, data) -> list[FieldError]:
     return found
 
 
+def assignment_keys(wf: BpmnWorkflow, lv: LoadedVersion, task_uuid: str) -> set[str]:
+    """The data keys that assign a user task: its unit key (a dotted path by its first key) and
+    the placeholders of its role template (`{level}_org` → `level`)."""
+    try:
+        task = wf.get_task_from_id(UUID(str(task_uuid)))
+    except (ValueError, KeyError):
+        return set()
+    if task is None:
+        return set()
+    meta = lv.task_meta.get(task.workflow.spec.name, {}).get(task.task_spec.bpmn_id, {})
+    role = meta.get("role") or ""
+    keys = set(_PLACEHOLDER.findall(role))
+    unit_key = meta.get("unit_key")
+    if not unit_key and keys:
+        resolved = _PLACEHOLDER.sub(lambda m: str(task.data.get(m.group(1), m.group(0))), role)
+        unit_key = registry.known_roles().get(resolved)
+    if unit_key:
+        keys.add(unit_key.split(".")[0])
+    return keys
+
+
 def _task_context(wf: BpmnWorkflow, task_uuid: str) -> dict:
     """The data of a task of `wf` (what form rules compare with), {} when it is not there."""
     try:
@@ -543,6 +564,10 @@ def complete(session: Session, task_uuid: str, data: dict, *, actor: str | None 
     if not isinstance(data, dict):
         raise FormInvalid([FieldError("", "form data must be an object")])
     wf = load_workflow(session, instance)
+    owned = [FieldError(k, "is filled in by the system", kind="readOnly")
+             for k in sorted(assignment_keys(wf, loaded_version(session, instance), task_uuid) & set(data))]
+    if owned:   # who does the task is the procedure's to say, whatever the form declares
+        raise FormInvalid(owned)
     validate_form(form_schema(session, instance, form), data, _task_context(wf, task_uuid))
     action = {"kind": "complete", "task_uuid": task_uuid, "task": task_id, "data": data}
     return _perform(session, instance, wf, action, actor, now)

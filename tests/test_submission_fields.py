@@ -267,3 +267,31 @@ def test_init_redeploying_processes_does_not_undo_what_policy_staff_stored(site)
     assert task.name == "社区研判（新）"
     with site.factory() as session:
         assert session.get(Instance, instance_id).version.version == 2
+
+
+def _street_id_editable(factory):
+    """The deployed street_recommendation form with street_id editable (a form drawn carelessly)."""
+    _evaluated(factory)
+    with write_session(factory) as session:
+        deployment = session.scalars(select(Deployment).order_by(Deployment.id.desc())).first()
+        forms = json.loads(json.dumps(deployment.forms))
+        forms["street_recommendation.json"]["properties"]["street_id"].pop("readOnly")
+        session.execute(update(Deployment).where(Deployment.id == deployment.id).values(forms=forms))
+
+
+def test_the_unit_a_task_is_assigned_by_is_refused_even_when_its_form_lets_it_be_edited(db_url, tmp_path):
+    with demo_app(db_url, tmp_path, seed=_street_id_editable) as (app, factory):
+        app.config["CLOCK"].set(NEW_YEAR)
+        with write_session(factory) as session:
+            A.start_assessment(session, 2026, actor="zzb-mas", at=NEW_YEAR)
+        task = _task(factory, "street_recommendation")
+        client = app.test_client()
+        street = _api_token(client, f"jd-{STREET}")
+        with factory() as session:   # a real street of another district
+            other = session.scalar(select(Unit.id).where(Unit.kind == "street", Unit.parent_id != "hs").order_by(Unit.id))
+        refused = client.post(f"/api/v1/tasks/{task.id}", json={"data": {"street_id": other, "opinion": "代推荐"}},
+                              headers=street)
+        assert _refused_fields(refused) == {"street_id"}
+        with factory() as session:
+            assert session.get(InboxTask, task.id) is not None
+            assert session.scalar(select(func.count()).select_from(StreetRecommendation)) == 0

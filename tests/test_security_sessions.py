@@ -152,3 +152,16 @@ def test_the_app_refuses_to_run_without_a_configured_secret(db_url, tmp_path, mo
     assert app.config["SECRET_KEY"] == "e" * 40
     app.extensions["sessions"].kw["bind"].dispose()
 
+
+
+def test_guessing_the_current_password_counts_as_failed_logins(site):
+    """A borrowed session cannot try passwords on the change page without limit."""
+    app, _ = site
+    client = logged_in(app, OFFICER)
+    wrong = {"current_password": "guess", "new_password": "a-new-pass-2026", "confirm_password": "a-new-pass-2026"}
+    for i in range(5):
+        assert _post(client, "/account/password", {**wrong, "current_password": f"guess-{i}"},
+                     "/account/password").status_code == 400
+    right = _post(client, "/account/password", {**wrong, "current_password": "demo1234"}, "/account/password")
+    assert right.status_code == 429 and "尝试次数过多" in right.get_data(as_text=True)
+    assert login(app.test_client(), OFFICER).status_code == 429       # the account is locked for logins too

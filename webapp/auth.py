@@ -131,24 +131,38 @@ def _limits() -> tuple[login_limits.Limit, login_limits.Limit]:
             login_limits.Limit(int(c["LOGIN_ADDRESS_MAX_FAILURES"]), int(c["LOGIN_ADDRESS_WINDOW"])))
 
 
+def _throttle_keys(username: str) -> tuple[tuple[str, login_limits.Limit], ...]:
+    """(key, limit) of the account and of the client address."""
+    account, address = _limits()
+    return ((login_limits.account_key(username), account),
+            (login_limits.address_key(request.remote_addr), address))
+
+
+def _refuse_if_locked(session, keys) -> None:
+    for key, limit in keys:
+        until = login_limits.refused_until(session, key, limit)
+        if until is not None:
+            raise LoginRefused(until)
+
+
+def _count(keys, succeeded: bool) -> None:
+    with write() as tx:
+        if succeeded:
+            login_limits.clear(tx, keys[0][0])
+        else:
+            for key, limit in keys:
+                login_limits.record_failure(tx, key, limit)
+
+
 def attempt_login(username: str, password: str) -> User | None:
     """The officer with this username and password, or None (the failure is counted for the
     account and for the client address). Raises LoginRefused while either is locked out."""
-    account, address = _limits()
-    keys = ((login_limits.account_key(username), account), (login_limits.address_key(request.remote_addr), address))
+    keys = _throttle_keys(username)
     with factory()() as session:
-        for key, limit in keys:
-            until = login_limits.refused_until(session, key, limit)
-            if until is not None:
-                raise LoginRefused(until)
+        _refuse_if_locked(session, keys)
         officer = authenticate(session, username, password)
         user = User.of(officer) if officer is not None else None
-    with write() as tx:
-        if user is None:
-            for key, limit in keys:
-                login_limits.record_failure(tx, key, limit)
-        else:
-            login_limits.clear(tx, keys[0][0])
+    _count(keys, user is not None)
     return user
 
 
@@ -206,15 +220,23 @@ def password():
     """The officer changes their own password; every session and token of theirs then ends."""
     if request.method == "GET":
         return render_template("password.html")
-    current = request.form.get("current_password") or ""
-    new = request.form.get("new_password") or ""
+    current = (request.form.get("current_password") or "")[:1000]
+    new = (request.form.get("new_password") or "")[:1000]
+    keys = _throttle_keys(current_user.username)   # guessing the current password counts as failed logins
     try:
+        with factory()() as session:
+            _refuse_if_locked(session, keys)
         if new != (request.form.get("confirm_password") or ""):
             raise OfficerError("mismatch", "mismatch")
         with write() as tx:
             officer = tx.get(Officer, current_user.id)
             change_own_password(tx, officer, current, new)
+    except LoginRefused as exc:
+        flash(exc.message(), "danger")
+        return render_template("password.html"), 429, {"Retry-After": str(exc.retry_after)}
     except OfficerError as exc:
+        if exc.code == "wrong_password":
+            _count(keys, succeeded=False)
         flash(PASSWORD_ERRORS.get(exc.code, PASSWORD_ERRORS["too_short"])(), "danger")
         return render_template("password.html"), 400
     logout_user()

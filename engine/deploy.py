@@ -26,7 +26,6 @@ from .parsing import NS, EngineParser, UnsafeXML, parse_xml
 from .sandbox import ExpressionError, check_expression, check_timer_expression, compared_values
 
 MAX_FILES = 50
-REQUIRE_CALL_DECLARATIONS = False   # switched on once processes/ declares its call activities' variables
 DMN_NAMESPACES = ("https://www.omg.org/spec/DMN/", "http://www.omg.org/spec/DMN/")
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -455,8 +454,7 @@ def check(session: Session, files: dict[str, bytes], forms_dir: Path | None,
     for decision, file, node in checker.called_decisions:
         if decision not in checker.decisions and not any(f.lower().endswith(".dmn") for f in dependencies):
             checker.add(f"decision {decision!r} is not in this deployment", file=file, node=node)
-    if REQUIRE_CALL_DECLARATIONS:
-        checker.undeclared_calls(checker.declaring | _declaring_processes(dependencies))
+    checker.undeclared_calls(checker.declaring | _declaring_processes(dependencies))
     cycle = _find_cycle(checker.calls)
     if cycle:
         checker.add("call activities call each other in a cycle: " + " → ".join(cycle), element=cycle[0],

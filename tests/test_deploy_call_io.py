@@ -8,6 +8,7 @@ from engine import registry
 from engine.errors import DeployRefused
 from tests import enginekit as kit
 from tests.enginekit import bpmn, flow, service_task, user_task
+from tests.procedure_kit import local, world  # noqa: F401  (fixture)
 
 seen: list[dict] = []
 
@@ -72,9 +73,7 @@ def test_diagrams_empty_declarations_pass_nothing(session_factory):
     assert "decision" not in seen[-1] and "note" not in seen[-1] and seen[-1]["secret"] == "caller only"
 
 
-def test_diagrams_call_of_a_process_without_declarations_is_refused(session_factory, monkeypatch):
-    import engine.deploy
-    monkeypatch.setattr(engine.deploy, "REQUIRE_CALL_DECLARATIONS", True)   # until processes/ declares
+def test_diagrams_call_of_a_process_without_declarations_is_refused(session_factory):
     with pytest.raises(DeployRefused) as info:
         kit.deploy_files(session_factory, {"caller.bpmn": caller(), "callee.bpmn": callee("")})
     [problem] = info.value.problems
@@ -85,3 +84,27 @@ def test_diagrams_call_of_a_process_without_declarations_is_refused(session_fact
     with pytest.raises(DeployRefused) as info:
         kit.deploy_files(session_factory, {"caller.bpmn": caller()})
     assert [p.element for p in info.value.problems] == ["call_callee"]
+
+
+def _task_data(world, username: str, task: str, w) -> dict:
+    from engine import runtime
+    from engine.models import Instance
+    task_id = world.task_id(username, task, w)
+    with world.factory() as session:
+        return runtime.task_data(session, session.get(Instance, world.whistle(w).instance_id), task_id)
+
+
+def test_diagrams_dispatch_and_handling_get_the_case_not_the_earlier_answers(world):
+    """The real diagrams: dispatch and handling see the whistle's facts, not what the community
+    and the street answered before (a stale `decision` or `outcome` cannot steer their gateways)."""
+    w = world.report("井盖缺失（数据传递）", at=local(2026, 11, 2, 9), community_id="hs-jfl-sq3")
+    world.to_street_review(w, local(2026, 11, 3, 9))
+    world.start_procedure(w, local(2026, 11, 4, 9), lead="hs-cgj", cooperating=["hs-zjj"])
+    propose = _task_data(world, "zzb-hs", "propose", w)
+    assert propose["whistle_id"] == world.whistle(w).id and propose["level"] == "district"
+    assert propose["lead_department_id"] == "hs-cgj" and propose["cooperating_department_ids"] == ["hs-zjj"]
+    assert not {"route", "reply", "outcome", "decision", "result"} & set(propose), sorted(propose)
+    world.dispatch(w, local(2026, 11, 6, 10), lead="hs-cgj", cooperating=["hs-zjj"])
+    duty = _task_data(world, "bm-hs-cgj", "report_for_duty", w)
+    assert duty["task_order_no"] == world.whistle(w).task_order_no and duty["report_due"]
+    assert not {"route", "reply", "outcome", "decision", "answer"} & set(duty), sorted(duty)

@@ -143,7 +143,10 @@ def ready(factory, instance_id: int) -> list[InboxTask]:
 
 def advance(factory, instance_id: int, until: str, data: dict | None = None, max_steps: int = 20,
             at: datetime = DEFAULT_NOW) -> list[InboxTask]:
-    """Complete the instance's ready tasks with STANDARD data at `at` until a task `until` is ready."""
+    """Complete the instance's ready tasks with STANDARD data at `at` until a task `until` is ready,
+    each as an officer of the task's unit would (governance.workspace: the form's checks included)."""
+    from governance import workspace
+    from governance.models import Officer
     data = {**STANDARD, **(data or {})}
     for _ in range(max_steps):
         tasks = ready(factory, instance_id)
@@ -153,7 +156,10 @@ def advance(factory, instance_id: int, until: str, data: dict | None = None, max
             raise AssertionError(f"instance {instance_id} has no ready task before {until}")
         task = tasks[0]
         with write_session(factory) as session, frozen_at(at):
-            instance = runtime.complete(session, task.id, data[task.task], actor="test")
+            officer = session.scalars(select(Officer).where(Officer.role == task.role, Officer.unit_id == task.unit_id,
+                                                            Officer.active.is_(True))).first()
+            assert officer is not None, f"orphan task {task.task} (role {task.role}, unit {task.unit_id})"
+            instance = workspace.complete_task(session, officer, task.id, data[task.task])
             assert instance.status != "incident", instance.incident
     raise AssertionError(f"{until} not reached")
 

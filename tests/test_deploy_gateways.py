@@ -143,3 +143,13 @@ def test_diagrams_upload_refusal_says_which_value_goes_nowhere_in_chinese(site):
     assert error["file"] == "whistle.bpmn" and error["line"]
     assert "排他网关“如何处置？”" in error["message"] and "'local'" in error["message"]
     assert token(client, OFFICER)  # the site is otherwise untouched
+
+
+def test_diagrams_third_party_gateway_that_can_take_no_flow_is_refused(session_factory):
+    """SpiffWorkflow's own `exclusive_gateway_no_default.bpmn` (x > 1 / x < 1, no default) deployed
+    before this rule and then stopped with "No conditions satisfied" when x == 1: refused now."""
+    path = kit.CORPUS / "third-party" / "spiffworkflow" / "exclusive_gateway_no_default.bpmn"
+    if not path.is_file():
+        pytest.skip("shared/corpus is not beside the project")
+    [problem] = refusal(session_factory, {path.name: path.read_bytes()}, kit.FORMS)
+    assert (problem.element, problem.code) == ("Gateway_CheckValue", "gateway_unanalysable")

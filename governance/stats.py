@@ -83,6 +83,9 @@ def pct(numerator, denominator) -> float | None:
                  .quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
+YEARS = (1900, 2999)   # the years a filter may name (beyond them dates cannot be counted)
+
+
 def _day(value, name) -> date | None:
     if value in (None, ""):
         return None
@@ -91,9 +94,12 @@ def _day(value, name) -> date | None:
     if isinstance(value, date):
         return value
     try:
-        return date.fromisoformat(str(value)[:10])
+        day = date.fromisoformat(str(value)[:10])
     except ValueError:
         raise StatsError(f"{name} 应为日期（YYYY-MM-DD），不是 {value!r}") from None
+    if not YEARS[0] <= day.year <= YEARS[1]:
+        raise StatsError(f"{name} 应在 {YEARS[0]}—{YEARS[1]} 年之间，不是 {value!r}")
+    return day
 
 
 def normalise_filters(filters: dict) -> dict:
@@ -112,6 +118,8 @@ def normalise_filters(filters: dict) -> dict:
             out["year"] = int(out["year"])
         except (TypeError, ValueError):
             raise StatsError(f"year 应为年份，不是 {out['year']!r}") from None
+        if not YEARS[0] <= out["year"] <= YEARS[1]:
+            raise StatsError(f"year 应在 {YEARS[0]}—{YEARS[1]} 之间，不是 {out['year']!r}")
     out["from"], out["to"] = _day(out["from"], "from"), _day(out["to"], "to")
     return out
 

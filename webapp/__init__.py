@@ -49,6 +49,8 @@ def create_app(config: dict | None = None) -> Flask:
     http_security.init_app(app)
     _init_extensions(app)
     _injected_clock(app)
+    from . import input_guard   # NUL bytes, lone surrogates, JSON too deep, ids out of range: 400/404
+    input_guard.init_app(app)
     _register_blueprints(app)
     _template_helpers(app)
     _error_handlers(app)
@@ -144,7 +146,8 @@ def _template_helpers(app: Flask) -> None:
         def lang_url(lang: str) -> str:
             args = dict(request.args)
             args["lang"] = lang
-            return url_for(request.endpoint or "inbox.index", **(request.view_args or {}), **args) \
+            args.update(request.view_args or {})   # a query parameter never overrides the path's
+            return url_for(request.endpoint or "inbox.index", **args) \
                 if request.endpoint else f"/?lang={lang}"
 
         unread = 0

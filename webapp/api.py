@@ -96,7 +96,7 @@ def _json_body() -> dict:
         raise ApiError(400, "bad_request", _("请求体不能为空，请发送 JSON 对象。"))
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ApiError(400, "bad_json", _("请求体不是有效的 JSON。")) from None
     if not isinstance(body, dict):
         raise ApiError(422, "invalid", _("请求体必须是 JSON 对象。"), [{"field": "", "message": _("请求体必须是 JSON 对象。")}])

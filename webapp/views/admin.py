@@ -27,6 +27,7 @@ from .. import policy
 from ..auth import roles_required
 from ..db import db, write
 from ..i18n import ROLE_NAMES, engine_error_message, field_error_message
+from ..input_guard import id_arg
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -193,7 +194,7 @@ def bulk_migrate(version_id):
 def overview():
     session = db()
     processes = versions.list_processes(session)
-    version_id = request.args.get("version_id", type=int)
+    version_id = id_arg("version_id")
     if version_id is None and processes:
         main = next((p for p in processes if p["process_id"] == "whistle"), processes[0])
         version_id = main["latest_version_id"]

@@ -19,6 +19,7 @@ from .. import policy
 from ..auth import roles_required
 from ..db import db, write
 from ..formview import build_fields
+from ..input_guard import id_arg
 
 bp = Blueprint("processes", __name__, url_prefix="/processes")
 
@@ -76,7 +77,7 @@ def _version_row(version_id):
 
 @bp.get("/versions/<int:version_id>/diff")
 def diff(version_id):
-    other = request.args.get("against", type=int)
+    other = id_arg("against")
     mine = _version_row(version_id)
     siblings = [v for p in versions.list_processes(db()) if p["process_id"] == mine.process_id for v in p["versions"]]
     if other is None:
@@ -118,7 +119,7 @@ def rollback(version_id):
 
 @bp.get("/modeler")
 def modeler():
-    version_id = request.args.get("version", type=int)
+    version_id = id_arg("version")
     file = request.args.get("file")
     name, xml, source = "new_process.bpmn", BLANK, _("新流程图")
     if version_id:

@@ -18,7 +18,7 @@ from flask_login import current_user, login_required
 from governance import export_jobs, exports
 from governance.assessment import GRADE_NAMES, evaluation_summary
 from governance.directory import CATEGORIES, children, departments, get_unit, units
-from governance.stats import FILTER_KEYS, StatsError, normalise_filters, stats
+from governance.stats import FILTER_KEYS, YEARS, StatsError, normalise_filters, stats
 
 from ..terms import localized_figures
 from ..db import db
@@ -148,6 +148,8 @@ def evaluation_filters(user, args) -> dict:
             out["year"] = int(out["year"])
         except ValueError:
             out["year"] = None
+        if out["year"] is not None and not YEARS[0] <= out["year"] <= YEARS[1]:
+            out["year"] = None   # a year no whistle can have (e.g. -1): all years, as for a malformed one
     if user.role == "district_org":
         if out["district"] and out["district"] != user.unit_id:
             raise ScopeError("district")

@@ -6,6 +6,7 @@ and description with phone and identity card numbers masked (governance.privacy)
 from __future__ import annotations
 
 import json
+from datetime import date
 
 from flask import Blueprint, abort, render_template, request, send_file
 from flask_login import current_user, login_required
@@ -73,6 +74,17 @@ def photo(whistle_id, index):
                      download_name=items[index].get("name") or path.name, max_age=3600)
 
 
+SEARCH_YEARS = (1900, 2999)
+
+
+def _search_date(value: str | None) -> str | None:
+    try:
+        day = date.fromisoformat(value) if value and len(value) == 10 else None
+    except ValueError:
+        return None
+    return value if day and SEARCH_YEARS[0] <= day.year <= SEARCH_YEARS[1] else None
+
+
 @bp.get("/whistles")
 @login_required
 def search():
@@ -81,10 +93,8 @@ def search():
         page_no = max(1, int(request.args.get("page", 1)))
     except ValueError:
         page_no = 1
-    for key in ("date_from", "date_to"):
-        value = args[key]
-        if value and not (len(value) == 10 and value[4] == "-" and value[7] == "-" and value.replace("-", "").isdigit()):
-            args[key] = None
+    for key in ("date_from", "date_to"):   # only real dates of a sensible year (2026-02-30, 0001-01-01: ignored)
+        args[key] = _search_date(args[key])
     if args["stage"] not in STAGES:
         args["stage"] = None
     page = workspace.search_whistles(db(), current_user, page=page_no, **args)

@@ -70,7 +70,7 @@ WHISTLE_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
 TRIAGE_FORM = {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
                "properties": {"route": {"type": "string", "enum": ["local", "street", "hard"]},
                               "reply": {"type": "string"}},
-               "required": ["route", "reply"]}
+               "required": ["route", "reply"], "additionalProperties": False}
 
 
 

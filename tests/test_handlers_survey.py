@@ -58,7 +58,7 @@ def test_r16_evaluation_stores_grades_with_the_departments_facts(session, whistl
                                         cooperating_department_ids=["city-scjgj"], completion_period="P2M", ctx=ctx())
     get_handler("escalation.overdue")(kind="report", ctx=ctx(8))
     get_handler("case.update")(stage="reported", ctx=ctx(9))
-    get_handler("deadline.extend")(requested_due="2027-01-20", extension_reason="需联合执法", ctx=ctx(50))
+    get_handler("deadline.extend")(requested_due="2027-03-31", extension_reason="需联合执法", ctx=ctx(50))
     get_handler("case.update")(stage="survey", ctx=ctx(60))
     get_handler("survey.record")(respondents=10, satisfied=8, basically_satisfied=1, dissatisfied=1, ctx=ctx(61))
     evaluate = get_handler("evaluation.record")

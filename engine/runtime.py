@@ -566,9 +566,13 @@ def complete(session: Session, task_uuid: str, data: dict, *, actor: str | None 
     wf = load_workflow(session, instance)
     owned = [FieldError(k, "is filled in by the system", kind="readOnly")
              for k in sorted(assignment_keys(wf, loaded_version(session, instance), task_uuid) & set(data))]
+    try:
+        validate_form(form_schema(session, instance, form), data, _task_context(wf, task_uuid))
+    except FormInvalid as exc:
+        named = {e.field for e in owned}
+        raise FormInvalid(owned + [e for e in exc.errors if e.field.split(".")[0] not in named]) from None
     if owned:   # who does the task is the procedure's to say, whatever the form declares
         raise FormInvalid(owned)
-    validate_form(form_schema(session, instance, form), data, _task_context(wf, task_uuid))
     action = {"kind": "complete", "task_uuid": task_uuid, "task": task_id, "data": data}
     return _perform(session, instance, wf, action, actor, now)
 

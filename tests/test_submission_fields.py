@@ -80,6 +80,11 @@ def test_server_owned_fields_are_refused_through_the_api_street_recommendation_a
         other_street = session.scalar(select(Unit.id).where(Unit.kind == "street", Unit.id != STREET,
                                                             Unit.parent_id != "hs").order_by(Unit.id))
         before = runtime.task_data(session, session.get(Instance, task.instance_id), task.id)
+    # the engine itself refuses them, whichever way a submission comes
+    with pytest.raises(FormInvalid) as engine_refused, write_session(factory) as session:
+        runtime.complete(session, task.id, {"street_id": other_street, "year": 2025, "opinion": "代他人推荐"},
+                         actor=f"jd-{STREET}")
+    assert {e.field for e in engine_refused.value.errors} == {"street_id", "year"}
     street = _api_token(client, f"jd-{STREET}")
     # another district's street, another year, the review level: none is the street's to say
     for data, field in (({"street_id": other_street, "opinion": "代他人推荐"}, "street_id"),

@@ -22,6 +22,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR
 from . import registry
 from .errors import DeployProblem, DeployRefused
 from .models import Deployment, ProcessVersion
+from .nesting import MAX_NESTING, too_deep
 from .parsing import NS, EngineParser, UnsafeXML, parse_xml
 from .sandbox import ExpressionError, check_expression, check_timer_expression, compared_values
 
@@ -71,12 +72,13 @@ class _Checker:
             self.problems.append(DeployProblem(message=message, element=eid, file=file, line=line))
 
     # -- expressions -------------------------------------------------------------------------
-    def expression(self, text, node, file, owner, timer=False):
+    def expression(self, text, node, file, owner, timer=None):
+        """`timer`: the timer's kind (timeDate, timeDuration, timeCycle) for a timer's expression."""
         text = (text or "").strip()
         try:
-            (check_timer_expression if timer else check_expression)(text)
+            check_timer_expression(text, timer) if timer else check_expression(text)
         except ExpressionError as exc:
-            self.add(str(exc), element=owner.get("id"), file=file, node=node)
+            self.add(str(exc), element=owner.get("id"), file=file, node=node, code=exc.code, **exc.params)
 
     # -- one BPMN file ----------------------------------------------------------------------
     def bpmn(self, tree, name):
@@ -143,7 +145,7 @@ class _Checker:
             elif tag == "conditionExpression":
                 self.expression(node.text, node, file, node.getparent())
             elif tag in ("timeDate", "timeDuration", "timeCycle"):
-                self.expression(node.text, node, file, node.getparent().getparent(), timer=True)
+                self.expression(node.text, node, file, node.getparent().getparent(), timer=tag)
             elif tag in ("loopCardinality", "completionCondition"):
                 self.expression(node.text, node, file, node.getparent().getparent())
             elif tag == "condition" and etree.QName(node.getparent()).localname == "conditionalEventDefinition":
@@ -459,6 +461,11 @@ def check(session: Session, files: dict[str, bytes], forms_dir: Path | None,
     if cycle:
         checker.add("call activities call each other in a cycle: " + " → ".join(cycle), element=cycle[0],
                     file=checker.processes.get(cycle[0]))
+    else:
+        for deep in too_deep({n: t.getroot() for n, t in trees.items()}, dependencies, set(checker.processes),
+                             checker.calls):
+            checker.add(deep.message, file=deep.file, node=deep.node, code="nesting_too_deep",
+                        process=deep.process_id, limit=MAX_NESTING, chain=deep.chain)
     if checker.problems:
         return checker, texts, dependencies, None
 

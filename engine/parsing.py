@@ -14,6 +14,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.specs.defaults import CallActivity, ServiceTask
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_XML_DEPTH = 50      # elements inside elements; BPMN within the nesting limit needs about 20
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
@@ -39,6 +40,11 @@ def parse_xml(content: bytes) -> etree._ElementTree:
         raise UnsafeXML(f"not readable XML: {exc}") from None
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
         raise UnsafeXML("DOCTYPE and entity declarations are not allowed", 1)
+    depth = 0
+    for event, element in etree.iterwalk(tree, events=("start", "end")):
+        depth += 1 if event == "start" else -1
+        if depth > MAX_XML_DEPTH:
+            raise UnsafeXML(f"elements are nested more than {MAX_XML_DEPTH} deep", element.sourceline)
     return tree
 
 

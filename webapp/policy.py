@@ -224,6 +224,13 @@ DEPLOY_MESSAGES = {
     "call_undeclared": _l("调用活动“%(call)s”调用的流程 %(called)s 没有声明传递的变量：请在 %(called)s 中用 "
                           "bpmn:ioSpecification 为需要传入的每个数据项声明 dataInput、为返回的每个数据项声明 "
                           "dataOutput（name 为数据项名）；只有声明的变量会被传递。"),
+    "expression_limit": _l("表达式 %(expression)s 超出单次计算的限制（步数、时间、值的大小或数字位数）：它不读取任何数据，每次运行都会失败。"),
+    "timer_not_text": _l("定时器表达式 %(expression)s 得不出 ISO 8601 日期、时长或周期：ISO 值要加引号（如 %(example)s），"
+                         "或写一个数据项名。"),
+    "timer_bad_date": _l("定时器 %(expression)s 不是有效的 ISO 8601 日期时间（例如 %(example)s）。"),
+    "timer_bad_duration": _l("定时器 %(expression)s 不是有效的 ISO 8601 时长（例如 %(example)s），或超过 %(years)s 年。"),
+    "timer_bad_cycle": _l("定时器 %(expression)s 不是有效的 ISO 8601 周期（例如 %(example)s）。"),
+    "nesting_too_deep": _l("流程 %(process)s 的子流程和调用活动嵌套超过 %(limit)s 层：%(chain)s"),
 }
 
 

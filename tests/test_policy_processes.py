@@ -251,3 +251,27 @@ def test_decision_table_is_deployed_with_the_processes(site):
     assert embedded_xml(web.get("/processes/decisions")) == edited
     client = site.app.test_client()
     assert versions_of(client, token(client, "policy"))["latest_version"] == 2
+
+
+def test_a_new_form_saved_in_the_database_can_be_used_by_a_diagram(site):
+    """A form that exists only as a saved version (no file in forms/) is offered to the modeler and
+    deployed with the diagram that uses it."""
+    from tests.policy_kit import probe
+    web = logged_in(site.app, "policy")
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "抽查记录", "type": "object",
+              "properties": {"finding": {"type": "string", "title": "抽查发现", "minLength": 1}},
+              "required": ["finding"], "additionalProperties": False}
+    saved = post_form(web, "/processes/forms/spot_check.json?new=1", {"schema": json.dumps(schema, ensure_ascii=False)},
+                      page="/processes/forms/spot_check.json?new=1")
+    assert saved.status_code == 302
+    assert not (site.forms / "spot_check.json").exists()
+    assert "spot_check.json" in {f["name"] for f in web.get("/processes/choices.json").get_json()["forms"]}
+    assert "spot_check.json" in web.get("/processes/forms").get_data(as_text=True)
+    xml = probe().replace('value="triage.json"', 'value="spot_check.json"')
+    headers = csrf_headers(web, "/processes/modeler")
+    deployed = web.post("/processes/deploy", json={"name": "probe.bpmn", "xml": xml}, headers=headers)
+    assert deployed.status_code == 201, deployed.get_json()
+    with site.factory() as session:
+        from engine.models import ProcessVersion
+        row = session.scalars(select(ProcessVersion).where(ProcessVersion.process_id == "probe")).one()
+        assert row.deployment.forms["spot_check.json"]["title"] == "抽查记录"

@@ -84,6 +84,20 @@ def test_deploy_refuses_a_constant_condition_beyond_the_evaluation_limits(sessio
     assert "value too large" in problem.message
 
 
+def test_a_condition_over_data_beyond_the_limits_becomes_a_readable_incident(session_factory):
+    body = ('<bpmn:startEvent id="s"/><bpmn:exclusiveGateway id="g" default="f_no"/>'
+            '<bpmn:endEvent id="yes"/><bpmn:endEvent id="no"/>'
+            + flow("f1", "s", "g") + flow("f_yes", "g", "yes", "len([[1]*n]*n) &gt; 0") + flow("f_no", "g", "no"))
+    kit.deploy_files(session_factory, {"c.bpmn": bpmn(body, process_id="c")})   # reads data: deploys
+    assert kit.get_instance(session_factory, kit.start(session_factory, "c", {"n": 3}, now=AT)).status == "completed"
+    started = time.perf_counter()
+    instance = kit.get_instance(session_factory, kit.start(session_factory, "c", {"n": 3000}, now=AT))
+    assert time.perf_counter() - started < 2
+    assert instance.status == "incident"
+    assert "value too large (at most 100000 elements and characters): 'len([[1]*n]*n) > 0'" \
+        in instance.incident["message"]
+
+
 # -- nesting -----------------------------------------------------------------------------------------
 
 def embedded_nest(levels: int, process_id: str = "nest", declared: bool = False) -> bytes:

@@ -300,3 +300,14 @@ def test_the_unit_a_task_is_assigned_by_is_refused_even_when_its_form_lets_it_be
         with factory() as session:
             assert session.get(InboxTask, task.id) is not None
             assert session.scalar(select(func.count()).select_from(StreetRecommendation)) == 0
+
+
+def test_form_editor_shows_fields_it_already_has_that_overwrite_a_routing_variable(site):
+    """long_term_mechanism names the mechanism's lead and cooperating departments with the keys the
+    handling process assigns complete_matter and cooperate by: shown as a warning (its diagrams'
+    authors rename them); a form without such fields shows none."""
+    web = logged_in(site.app, "policy")
+    page = web.get("/processes/forms/long_term_mechanism.json").get_data(as_text=True)
+    assert 'data-testid="routing-collisions"' in page
+    assert "lead_department_id" in page and "cooperating_department_ids" in page and "handling" in page
+    assert 'data-testid="routing-collisions"' not in web.get("/processes/forms/triage.json").get_data(as_text=True)

@@ -159,13 +159,14 @@ def _deployments_using(session, name: str):
     return out
 
 
-def routing_collisions(session, name: str, schema: dict) -> list[dict]:
+def routing_collisions(session, name: str, schema: dict, only_new: bool = True) -> list[dict]:
     """The editable fields of form `name` (as `schema` would have it) that are named like a
-    variable the diagrams using the form route on (engine.routing): [{field, process}]. A field
-    the form already had as it is now is left to those who drew it (reported, not refused here)."""
+    variable the diagrams using the form route on (engine.routing): [{field, process}]. With
+    `only_new`, a field the form already had as it is now is left out: the editor refuses new ones
+    and shows the old ones as a warning to those who drew the diagrams."""
     from engine.routing import editable_fields, process_keys, routing_variables
     before = current_form(session, name)
-    mine = editable_fields(schema) - editable_fields(before)
+    mine = editable_fields(schema) - (editable_fields(before) if only_new else set())
     if not mine:
         return []
     stored = stored_forms(session)

@@ -254,7 +254,7 @@ def form_edit(name):
         schema, problems = schema_problems(text)
         fields = _preview_fields(schema) if schema and not problems else []
         return render_template("processes/form_edit.html", name=name, text=text, problems=problems,
-                               fields=fields, new=new, stored=stored)
+                               fields=fields, new=new, stored=stored, collisions=_collisions(name, schema))
     text = request.form.get("schema") or ""
     schema, problems = schema_problems(text)
     if not problems:  # task data must not overwrite what the diagrams using the form route on
@@ -267,13 +267,22 @@ def form_edit(name):
     if problems:
         flash(_("未保存：表单定义有误。"), "danger")
         return render_template("processes/form_edit.html", name=name, text=text, problems=problems,
-                               fields=[], new=new, stored=stored), 422
+                               fields=[], new=new, stored=stored, collisions=[]), 422
     with write() as tx:
         row = policy.save_form(tx, name, schema, actor=current_user.username)
         version = row.version
     flash(_("已保存表单 %(name)s（第 %(v)d 版，存于数据库）。下次部署使用该表单的流程图时生效；运行中的事项继续使用部署时的表单。",
             name=name, v=version), "success")
     return redirect(url_for(".form_edit", name=name))
+
+
+def _collisions(name, schema) -> list[str]:
+    """The form's fields as saved that task data would overwrite a routing variable with."""
+    if not isinstance(schema, dict):
+        return []
+    return [_("字段“%(field)s”与流程 %(process)s 用于分派或流转的变量同名，提交的数据会覆盖它：请改名，"
+              "或设为只读（readOnly: true，由系统填写）。", **c)
+            for c in policy.routing_collisions(db(), name, schema, only_new=False)]
 
 
 @bp.post("/forms/preview")

@@ -195,7 +195,9 @@ def _perform(session: Session, instance: Instance, wf: BpmnWorkflow, action: dic
         raise Conflict("the instance was changed by someone else; reload and try again") from None
     except _INCIDENT_ERRORS as exc:
         step.roll_back()
-        failed = step.current.task_spec.bpmn_id if step.current is not None else action.get("task")
+        culprit = getattr(exc, "task", None) or step.current   # Spiff's task exceptions name their task
+        spec = getattr(culprit, "task_spec", None)
+        failed = getattr(spec, "bpmn_id", None) or action.get("task")
         _mark_incident(session, instance, action, failed, exc, actor)
     except BaseException:
         step.roll_back()

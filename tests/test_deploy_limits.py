@@ -60,6 +60,7 @@ def test_a_timer_data_key_without_a_date_becomes_a_readable_incident(session_fac
     assert instance.status == "incident"
     message = instance.incident["message"]
     assert "timer 'wait' (等待): due gives " + repr(str(value)) in message and f"not an ISO-8601 {kind[4:].lower()}" in message
+    assert instance.incident["task"] == "wait"             # the timer, not the task that ran before it
     assert kit.timers(session_factory, instance_id) == []
 
 

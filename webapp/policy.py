@@ -23,6 +23,7 @@ from sqlalchemy import String, cast, or_, select
 from engine import registry
 from engine.deploy import check, deploy, read_folder
 from engine.errors import DeployProblem, DeployRefused
+from engine.models import FormVersion
 
 from .system import FORMS_DIR, PROCESSES_DIR
 
@@ -42,30 +43,29 @@ def processes_dir() -> Path:
     return Path(current_app.config.get("PROCESSES_DIR") or PROCESSES_DIR)
 
 
-# -- choices -------------------------------------------------------------------------------------
-
 # -- forms stored in the database -----------------------------------------------------------------
 
-def stored_form(session, name: str):
+def stored_form(session, name: str) -> FormVersion | None:
     """The newest FormVersion saved under `name`, or None."""
-    from engine.models import FormVersion
     return session.scalars(select(FormVersion).where(FormVersion.name == name)
                            .order_by(FormVersion.version.desc()).limit(1)).first()
 
 
+def _newest_stored(session) -> dict[str, FormVersion]:
+    newest: dict[str, FormVersion] = {}
+    for row in session.scalars(select(FormVersion).order_by(FormVersion.name, FormVersion.version)):
+        newest[row.name] = row
+    return newest
+
+
 def stored_forms(session) -> dict[str, dict]:
     """{name: schema} of the newest saved version of every form: these stand in for forms/."""
-    from engine.models import FormVersion
-    out: dict[str, dict] = {}
-    for row in session.scalars(select(FormVersion).order_by(FormVersion.name, FormVersion.version)):
-        out[row.name] = row.schema
-    return out
+    return {name: row.schema for name, row in _newest_stored(session).items()}
 
 
-def save_form(session, name: str, schema: dict, *, actor: str):
+def save_form(session, name: str, schema: dict, *, actor: str) -> FormVersion:
     """Store `schema` as the next version of form `name` (in the caller's transaction)."""
     from engine.clock import now
-    from engine.models import FormVersion
     latest = stored_form(session, name)
     row = FormVersion(name=name, version=(latest.version if latest else 0) + 1, schema=schema,
                       saved_by=actor, saved_at=now())
@@ -96,11 +96,7 @@ def form_files(session=None) -> list[dict]:
     """[{name, title, title_en, valid, version}] of the forms: those of forms/ and those saved in
     the database (`version`: the newest saved version, None for a form only in forms/)."""
     from .db import db
-    session = session if session is not None else db()
-    stored = {}
-    from engine.models import FormVersion
-    for row in session.scalars(select(FormVersion).order_by(FormVersion.name, FormVersion.version)):
-        stored[row.name] = row
+    stored = _newest_stored(session if session is not None else db())
     folder = forms_dir()
     names = {p.name for p in folder.glob("*.json")} if folder.is_dir() else set()
     out = []
@@ -183,6 +179,8 @@ def routing_collisions(session, name: str, schema: dict, only_new: bool = True) 
                     found.setdefault(key, pid)
     return [{"field": k, "process": p} for k, p in sorted(found.items())]
 
+
+# -- choices -------------------------------------------------------------------------------------
 
 def choices() -> dict:
     """Everything a diagram may name: forms, handlers and roles (with their default unit keys)."""

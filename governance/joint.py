@@ -31,7 +31,7 @@ from .joint_assessment_models import JointLink, JointMatter
 from .models import LEVELS, TaskOrder, Whistle
 from .notices import notify
 from .numbering import area_code, next_value
-from .register import record_event, record_stage
+from .register import record_event, record_stage, row_id
 
 PROCESS_ID = "joint_matter"
 CLOSED_MESSAGE = "joint_matter_closed"
@@ -162,7 +162,8 @@ def get_joint(session, key) -> JointMatter | None:
     if isinstance(key, JointMatter):
         return key
     if isinstance(key, int) or (isinstance(key, str) and key.isdigit()):
-        return session.get(JointMatter, int(key))
+        ident = row_id(key)
+        return session.get(JointMatter, ident) if ident is not None else None
     return session.scalar(select(JointMatter).where(JointMatter.joint_no == key))
 
 

@@ -197,12 +197,26 @@ def mark_completed(session, whistle: Whistle, at: datetime | None = None) -> Non
         order.completed_at = at
 
 
+MAX_ROW_ID = 2**31 - 1          # the largest id an integer column holds (PostgreSQL int4)
+
+
+def row_id(key) -> int | None:
+    """`key` as a row id: an int, or a string of ASCII digits, within the column's range; else None
+    (so '¹', '٣' or a 30-digit number never reach int() or the database as an id)."""
+    if isinstance(key, bool):
+        return None
+    if isinstance(key, str) and key.isascii() and key.isdigit():
+        key = int(key)
+    return key if isinstance(key, int) and 0 < key <= MAX_ROW_ID else None
+
+
 def get_whistle(session, key) -> Whistle | None:
     """A whistle by id (int or digit string) or by whistle number."""
     if key is None:
         return None
     if isinstance(key, int) or (isinstance(key, str) and key.isdigit()):
-        return session.get(Whistle, int(key))
+        ident = row_id(key)
+        return session.get(Whistle, ident) if ident is not None else None
     return session.scalar(select(Whistle).where(Whistle.whistle_no == key))
 
 

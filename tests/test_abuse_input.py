@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.webkit import DEMO_PASSWORD, demo_app, logged_in
+from tests.webkit import DEMO_PASSWORD, api_token, demo_app, logged_in
 
 
 @pytest.fixture
@@ -43,3 +43,12 @@ def test_nul_bytes_and_lone_surrogates_are_refused(site):
         res = client.post("/api/v1/whistles", data=body, headers=auth)
         assert res.status_code == 400, (body[:20], res.status_code)
         assert res.get_json()["error"]["message"]
+
+
+
+@pytest.mark.parametrize("key", ["%C2%B9", "2%C2%B3", "99999999999999999999"])
+def test_a_digit_like_key_that_is_no_row_id_finds_nothing_instead_of_failing(site, key):
+    """'¹' passes str.isdigit() but not int(); a 20-digit id fits no integer column: both are 404."""
+    app, _factory = site
+    assert app.test_client().get(f"/api/v1/whistles/{key}", headers=api_token(app, "sq-hs-jfl-sq1")).status_code == 404
+    assert logged_in(app, "zzb-hs").get(f"/joint/{key}").status_code == 404

@@ -14,7 +14,7 @@ from tests.conftest import scratch_database
 
 from governance.directory import unit_name  # noqa: E402
 from governance.models import Officer  # noqa: E402
-from tests.webkit import csrf_token, demo_app, logged_in, ready, report  # noqa: E402
+from tests.webkit import api_token, csrf_token, demo_app, logged_in, ready, report  # noqa: E402
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -23,10 +23,6 @@ def site(request, tmp_path_factory):
         with demo_app(url, tmp_path_factory.mktemp("handoffs")) as site:
             yield site
 
-
-def api_token(app, username):
-    res = app.test_client().post("/api/v1/session", json={"username": username, "password": "demo1234"})
-    return {"Authorization": f"Bearer {res.get_json()['token']}"}
 
 
 def post_task(client, task_id: str, data: dict):

@@ -26,7 +26,7 @@ from governance.directory import locate_community, units  # noqa: E402
 from governance import export_jobs  # noqa: E402
 from governance.models import Evaluation, ExportJob, Officer, Survey, TaskOrder, Whistle  # noqa: E402
 from governance.stats import BREAKDOWNS, stats  # noqa: E402
-from tests.webkit import csrf_token, demo_app, dispose, logged_in, make_app  # noqa: E402
+from tests.webkit import api_token, csrf_token, demo_app, dispose, logged_in, make_app  # noqa: E402
 
 CATEGORIES = ("安全", "明灯", "市容环境", "交通出行", "水电气")
 GRADES = ("excellent", "good", "fair", "poor")
@@ -98,10 +98,6 @@ def site(request, tmp_path_factory):
         with demo_app(url, tmp_path_factory.mktemp("reports"), seed=generate) as site:
             yield site
 
-
-def api_token(app, username):
-    res = app.test_client().post("/api/v1/session", json={"username": username, "password": "demo1234"})
-    return {"Authorization": f"Bearer {res.get_json()['token']}"}
 
 
 def page_figures(body: str) -> dict:

@@ -118,6 +118,13 @@ def login(client, username: str, password: str = DEMO_PASSWORD):
                                        "csrf_token": csrf_token(page.get_data(as_text=True))})
 
 
+def api_token(app, username: str, password: str = DEMO_PASSWORD) -> dict:
+    """The Authorization header of an API session of `username` (POST /api/v1/session)."""
+    res = app.test_client().post("/api/v1/session", json={"username": username, "password": password})
+    assert res.status_code == 200, res.get_data(as_text=True)
+    return {"Authorization": f"Bearer {res.get_json()['token']}"}
+
+
 def logged_in(app, username: str):
     """A test client of `app` logged in as the demo officer `username`."""
     client = app.test_client()

@@ -14,6 +14,7 @@ from engine.models import InboxTask
 from governance import joint as J
 from governance.directory import CITY_ID, departments, unit_name
 from governance.dispatch_scope import dispatchable, out_of_scope
+from governance.register import row_id
 from governance.joint_assessment_models import JointLink, JointMatter
 from governance.models import Whistle
 from governance.register import STAGES
@@ -97,9 +98,9 @@ def visible_joints(session, limit: int = 100) -> list[JointMatter]:
 def _page(session, form: dict | None = None, errors: dict | None = None, status: int = 200):
     rows = waiting_whistles(session)
     waiting = [w for w, _t in rows]
-    selected = {int(x) for x in (form or {}).get("whistle_ids", []) if str(x).isdigit()}
+    selected = {int(x) for x in (form or {}).get("whistle_ids", []) if row_id(str(x)) is not None}
     if not form and request.args.get("select"):
-        selected = {int(x) for x in request.args["select"].split(",") if x.isdigit()}
+        selected = {int(x) for x in request.args["select"].split(",") if row_id(x) is not None}
     # R5/R6: a district org department suggests only its district's departments
     district = current_user.unit_id if current_user.role == "district_org" else None
     depts = (dispatchable(session, "district_org", district) if district else
@@ -131,7 +132,7 @@ def open_matter():
             "note": (request.form.get("note") or "").strip()}
     errors = {}
     allowed = {w.id for w, _t in waiting_whistles(session)}
-    ids = [int(x) for x in form["whistle_ids"] if str(x).isdigit()]
+    ids = [int(x) for x in form["whistle_ids"] if row_id(str(x)) is not None]
     if len(ids) < 2:
         errors["whistle_ids"] = _("请至少选择来自两个社区的两条事项。")
     elif any(i not in allowed for i in ids):

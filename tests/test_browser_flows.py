@@ -93,7 +93,8 @@ def test_department_reports_for_duty(live, page):
     server, factory = live
     wid, iid, _ = report(factory, title="公交站点设置不合理")
     tasks = advance(factory, iid, "report_for_duty")
-    task_id = next(t.id for t in tasks if t.task == "report_for_duty")
+    # R8: the lead and the cooperating department each have their own report: take the lead's
+    task_id = next(t.id for t in tasks if t.task == "report_for_duty" and t.unit_id == "hs-cgj")
     log_in(page, server, "bm-hs-cgj")
     link = page.locator(f"a[href='/tasks/{task_id}']")
     assert "剩余" in page.locator("tr", has=link).inner_text()

@@ -26,7 +26,7 @@ DAYS = {
 def test_a_whole_story_runs_the_same_on_new_years_eve_new_years_day_and_a_leap_day(world, day):
     dispatched, report_due, complete_due = DAYS[day]
     with time_machine.travel(dispatched, tick=False):
-        assert datetime.now(TZ) == dispatched                       # the machine believes it is that day
+        assert datetime.now(TZ) == dispatched   # clock-ok: proves time-machine moved the wall clock to that day
         w = world.report(f"跨日测试：{day}", at=dispatched - timedelta(days=4), community_id="ys-ys-sq3")
         world.to_handling(w, dispatched, lead="ys-cgj")
         row = world.whistle(w)

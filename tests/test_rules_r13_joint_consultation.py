@@ -115,17 +115,13 @@ def test_r13_a_lead_without_cooperating_departments_has_no_consultation(world):
 
 
 def test_r13_the_lead_departments_web_inbox_says_what_it_waits_for(db_url, tmp_path):
-    from engine import runtime
-    from engine.clock import frozen_at
-    from engine.db import write_session
-    from tests.webkit import DEFAULT_NOW, STANDARD, advance, demo_app, logged_in, report
+    from tests.webkit import STANDARD, advance, complete_as_officer, demo_app, logged_in, report
 
     with demo_app(db_url, tmp_path) as (app, factory):
         _, iid, whistle_no = report(factory)
         tasks = advance(factory, iid, "report_for_duty")          # lead hs-cgj, cooperating hs-zjj
         lead_report = next(t for t in tasks if t.task == "report_for_duty" and t.unit_id == "hs-cgj")
-        with write_session(factory) as session, frozen_at(DEFAULT_NOW):
-            runtime.complete(session, lead_report.id, STANDARD["report_for_duty"], actor="test")
+        complete_as_officer(factory, lead_report, STANDARD["report_for_duty"])
         page = logged_in(app, "bm-hs-cgj").get("/inbox").get_data(as_text=True)
         assert 'data-testid="waiting-for"' in page
         assert whistle_no in page and "等待：花山区住房和城乡建设局 (部门报到)" in page

@@ -9,10 +9,9 @@ from datetime import timedelta
 
 import pytest
 
-from engine import runtime
-from engine.db import write_session
+from engine import timers
 from tests.browserkit import browser, live_site, log_in, page, require_browser  # noqa: F401
-from tests.webkit import DEFAULT_NOW, advance, ready, report
+from tests.webkit import DEFAULT_NOW, advance, complete_as_officer, ready, report
 
 pytestmark = pytest.mark.browser
 
@@ -28,10 +27,8 @@ def _seed(factory):
     _wid, iid, _no = report(factory, title="花园路路面塌陷", category="市容环境")
     advance(factory, iid, "street_review")
     _wid, hard, _no = report(factory, title="背街小巷停车难", category="市容环境")   # waits for the joint meeting
-    with write_session(factory) as session:
-        runtime.complete(session, ready(factory, hard)[0].id, {"route": "hard", "reply": "提交联席会议"}, actor="test")
-    with write_session(factory) as session:
-        runtime.fire_timers(session, hard, now=DEFAULT_NOW + timedelta(days=200))
+    complete_as_officer(factory, ready(factory, hard)[0], {"route": "hard", "reply": "提交联席会议"})
+    assert not timers.sweep(factory, now=DEFAULT_NOW + timedelta(days=200)).incidents   # the timer worker
 
 
 @pytest.fixture(scope="module")

@@ -152,8 +152,6 @@ def advance(factory, instance_id: int, until: str, data: dict | None = None, max
             at: datetime = DEFAULT_NOW) -> list[InboxTask]:
     """Complete the instance's ready tasks with STANDARD data at `at` until a task `until` is ready,
     each as an officer of the task's unit would (governance.workspace: the form's checks included)."""
-    from governance import workspace
-    from governance.models import Officer
     data = {**STANDARD, **(data or {})}
     for _ in range(max_steps):
         tasks = ready(factory, instance_id)
@@ -161,14 +159,22 @@ def advance(factory, instance_id: int, until: str, data: dict | None = None, max
             return tasks
         if not tasks:
             raise AssertionError(f"instance {instance_id} has no ready task before {until}")
-        task = tasks[0]
-        with write_session(factory) as session, frozen_at(at):
-            officer = session.scalars(select(Officer).where(Officer.role == task.role, Officer.unit_id == task.unit_id,
-                                                            Officer.active.is_(True))).first()
-            assert officer is not None, f"orphan task {task.task} (role {task.role}, unit {task.unit_id})"
-            instance = workspace.complete_task(session, officer, task.id, data[task.task])
-            assert instance.status != "incident", instance.incident
+        complete_as_officer(factory, tasks[0], data[tasks[0].task], at=at)
     raise AssertionError(f"{until} not reached")
+
+
+def complete_as_officer(factory, task: InboxTask, data: dict, *, at: datetime = DEFAULT_NOW):
+    """An officer of `task`'s unit completes it through governance.workspace at `at` (the form's
+    checks included); fails on a task no officer of its unit can take."""
+    from governance import workspace
+    from governance.models import Officer
+    with write_session(factory) as session, frozen_at(at):
+        officer = session.scalars(select(Officer).where(Officer.role == task.role, Officer.unit_id == task.unit_id,
+                                                        Officer.active.is_(True))).first()
+        assert officer is not None, f"orphan task {task.task} (role {task.role}, unit {task.unit_id})"
+        instance = workspace.complete_task(session, officer, task.id, data)
+        assert instance.status != "incident", instance.incident
+        return instance
 
 
 class LiveServer:

@@ -267,17 +267,26 @@ def unlink(key):
         flash(_("请填写移出原因。"), "danger")
         return redirect(url_for("joint.show", key=joint_no))
     session.rollback()
+
+    def act(tx):
+        link = J.unlink(tx, joint_no, whistle_id, actor=current_user.username, reason=reason)
+        number = tx.get(Whistle, link.whistle_id).whistle_no
+        return _("已将 %(no)s 移出共性问题，事项退回街道重新审核。", no=number)
+    return _joint_action(joint_no, act, _("未能移出：%(why)s"))
+
+
+def _joint_action(joint_no: str, act, refused: str):
+    """Run `act(tx)` in one transaction; flash its success message, or the refusal (`refused`
+    with %(why)s) or the engine's error, and return to the joint matter's page."""
     try:
         with write() as tx:
-            link = J.unlink(tx, joint_no, whistle_id, actor=current_user.username, reason=reason)
-            number = tx.get(Whistle, link.whistle_id).whistle_no
+            message = act(tx)
     except J.JointError as exc:
-        flash(_("未能移出：%(why)s", why=str(exc)), "danger")
-        return redirect(url_for("joint.show", key=joint_no))
+        flash(refused % {"why": str(exc)}, "danger")
     except EngineError as exc:
         flash(engine_error_message(exc), "danger")
-        return redirect(url_for("joint.show", key=joint_no))
-    flash(_("已将 %(no)s 移出共性问题，事项退回街道重新审核。", no=number), "success")
+    else:
+        flash(message, "success")
     return redirect(url_for("joint.show", key=joint_no))
 
 
@@ -295,14 +304,8 @@ def cancel(key):
         flash(_("请填写撤销原因。"), "danger")
         return redirect(url_for("joint.show", key=joint_no))
     session.rollback()
-    try:
-        with write() as tx:
-            released = len(J.cancel(tx, joint_no, actor=current_user.username, reason=reason))
-    except J.JointError as exc:
-        flash(_("未能撤销：%(why)s", why=str(exc)), "danger")
-        return redirect(url_for("joint.show", key=joint_no))
-    except EngineError as exc:
-        flash(engine_error_message(exc), "danger")
-        return redirect(url_for("joint.show", key=joint_no))
-    flash(_("已撤销共性问题 %(no)s，%(n)d 条事项退回街道重新审核。", no=joint_no, n=released), "success")
-    return redirect(url_for("joint.show", key=joint_no))
+
+    def act(tx):
+        released = len(J.cancel(tx, joint_no, actor=current_user.username, reason=reason))
+        return _("已撤销共性问题 %(no)s，%(n)d 条事项退回街道重新审核。", no=joint_no, n=released)
+    return _joint_action(joint_no, act, _("未能撤销：%(why)s"))

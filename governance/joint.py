@@ -20,7 +20,7 @@ import difflib
 import re
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, true
 
 from engine.clock import now
 
@@ -219,6 +219,30 @@ def list_joints(session, *, status: str | None = None, district_id: str | None =
     if district_id:
         stmt = stmt.where(JointMatter.district_id == district_id)
     return list(session.scalars(stmt.order_by(JointMatter.id.desc()).limit(limit).offset(offset)))
+
+
+def area_condition(role: str, unit_id: str | None):
+    """SQL condition on Whistle for an officer's area: a street's or a district's whistles, all
+    for the city and administrators."""
+    if role == "street":
+        return Whistle.street_id == unit_id
+    if role == "district_org":
+        return Whistle.district_id == unit_id
+    return true()
+
+
+def visible_joints(session, role: str, unit_id: str | None, limit: int = 100) -> list[JointMatter]:
+    """The joint matters an officer sees on /joint: all for the city and administrators; those
+    linking a whistle of the officer's area (and, for a district, its own) otherwise."""
+    if role in ("city_org", "admin"):
+        return list_joints(session, limit=limit)
+    # ids first: DISTINCT over the whole row would compare its JSON column (PostgreSQL cannot)
+    mine = (select(JointLink.joint_id).join(Whistle, Whistle.id == JointLink.whistle_id)
+            .where(area_condition(role, unit_id)).scalar_subquery())
+    where = JointMatter.id.in_(mine)
+    if role == "district_org":
+        where = (JointMatter.district_id == unit_id) | where
+    return list(session.scalars(select(JointMatter).where(where).order_by(JointMatter.id.desc()).limit(limit)))
 
 
 # -- linking ---------------------------------------------------------------------------------

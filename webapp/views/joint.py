@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import and_, select, true
+from sqlalchemy import and_, select
 
 from engine.errors import EngineError
 from engine.models import InboxTask
@@ -37,13 +37,8 @@ def _require_role():
 
 
 def _scope():
-    """SQL condition on Whistle for the officer's area."""
-    role, unit = current_user.role, current_user.unit_id
-    if role == "street":
-        return Whistle.street_id == unit
-    if role == "district_org":
-        return Whistle.district_id == unit
-    return true()
+    """SQL condition on Whistle for the current officer's area."""
+    return J.area_condition(current_user.role, current_user.unit_id)
 
 
 def _levels() -> list[str]:
@@ -82,19 +77,6 @@ def candidate_groups(session, waiting: list[Whistle]) -> list[dict]:
     return groups
 
 
-def visible_joints(session, limit: int = 100) -> list[JointMatter]:
-    role, unit = current_user.role, current_user.unit_id
-    if role in ("city_org", "admin"):
-        return J.list_joints(session, limit=limit)
-    # ids first: DISTINCT over the whole row would compare its JSON column (PostgreSQL cannot)
-    mine = (select(JointLink.joint_id).join(Whistle, Whistle.id == JointLink.whistle_id)
-            .where(_scope()).scalar_subquery())
-    where = JointMatter.id.in_(mine)
-    if role == "district_org":
-        where = (JointMatter.district_id == unit) | where
-    return list(session.scalars(select(JointMatter).where(where).order_by(JointMatter.id.desc()).limit(limit)))
-
-
 def _page(session, form: dict | None = None, errors: dict | None = None, status: int = 200):
     rows = waiting_whistles(session)
     waiting = [w for w, _t in rows]
@@ -106,7 +88,7 @@ def _page(session, form: dict | None = None, errors: dict | None = None, status:
     depts = (dispatchable(session, "district_org", district) if district else
              departments(session, CITY_ID) + [d for d in departments(session) if d.parent_id != CITY_ID])
     return render_template("joint/index.html", rows=rows, groups=candidate_groups(session, waiting),
-                           joints=visible_joints(session), selected=selected, form=form or {},
+                           joints=J.visible_joints(session, current_user.role, current_user.unit_id), selected=selected, form=form or {},
                            errors=errors or {}, levels=_levels(), level_names=LEVEL_NAMES, periods=PERIODS,
                            departments=depts, status_names=STATUS_NAMES, stages=STAGES,
                            unit_name=lambda u: unit_name(session, u)), status

@@ -12,8 +12,9 @@ import json
 
 from flask import abort, current_app, request
 
+from governance.register import MAX_ROW_ID as MAX_ID   # INTEGER primary keys on PostgreSQL
+
 MAX_JSON_DEPTH = 64          # setting JSON_MAX_DEPTH
-MAX_ID = 2**31 - 1           # INTEGER primary keys on PostgreSQL
 
 
 def unstorable(text) -> bool:
